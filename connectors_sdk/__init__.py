@@ -1,0 +1,65 @@
+"""FlowForge connectors SDK: node types, workflow definitions and expressions.
+
+Everything public is importable from here; the `_` modules are private. Also public:
+`connectors_sdk.testing` (the local node harness) and `connectors_sdk.nodes.*` (the
+built-in `core.*` node types).
+"""
+
+from connectors_sdk._canonical import canonical_json
+from connectors_sdk._definition import (
+    Duration,
+    EdgeSpec,
+    NodeSpec,
+    RetryPolicy,
+    WorkflowDefinition,
+    definition_sha256,
+    load_definition_file,
+    parse_duration,
+)
+from connectors_sdk._errors import (
+    ConnectorError,
+    ConnectorExecutionError,
+    DefinitionInvalidError,
+    DefinitionIssue,
+    ExpressionError,
+    NodeDefinitionError,
+)
+from connectors_sdk._expressions import (
+    check_expression_syntax,
+    evaluate,
+    find_expressions,
+    is_expression,
+)
+from connectors_sdk._node import AnyObject, Node, NodeContext, NodeResult
+from connectors_sdk._registry import NodeRegistry, default_registry
+from connectors_sdk._validation import parse_definition, validate_definition
+
+__all__ = [
+    "AnyObject",
+    "ConnectorError",
+    "ConnectorExecutionError",
+    "DefinitionInvalidError",
+    "DefinitionIssue",
+    "Duration",
+    "EdgeSpec",
+    "ExpressionError",
+    "Node",
+    "NodeContext",
+    "NodeDefinitionError",
+    "NodeRegistry",
+    "NodeResult",
+    "NodeSpec",
+    "RetryPolicy",
+    "WorkflowDefinition",
+    "canonical_json",
+    "check_expression_syntax",
+    "default_registry",
+    "definition_sha256",
+    "evaluate",
+    "find_expressions",
+    "is_expression",
+    "load_definition_file",
+    "parse_definition",
+    "parse_duration",
+    "validate_definition",
+]

@@ -1,0 +1,435 @@
+"""The workflow definition model: nodes, edges, retry policies and durations.
+
+A definition is the DAG a user publishes (YAML or JSON)::
+
+    apiVersion: flowforge/v1
+    name: hot-days
+    nodes:
+      - id: fetch
+        type: core.http
+        config: {url: "https://api.example.com/temp?city=${ .input.city }"}
+      - id: hot
+        type: core.if
+        config: {condition: "${ .nodes.fetch.body.temp > 25 }"}
+      - {id: alert, type: core.log, config: {message: "hot in ${ .input.city }"}}
+    edges:
+      - {from: fetch, to: hot}
+      - {from: hot, port: "true", to: alert}
+
+The models check structure only; `validate_definition` (in `_validation.py`) checks the
+rest against a `NodeRegistry`. Data flow when a node's `inputs` is omitted: see
+`WorkflowDefinition.default_input_expression`.
+"""
+
+import hashlib
+import heapq
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+from connectors_sdk._canonical import canonical_json
+from connectors_sdk._errors import ConnectorError, DefinitionInvalidError, DefinitionIssue
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
+_UNIT_SECONDS = {"h": Decimal(3600), "m": Decimal(60), "s": Decimal(1), "ms": Decimal("0.001")}
+_SIMPLE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a duration such as "30s", "1m", "500ms", "1h" or "2h30m".
+
+    Args:
+        text: Numbers (decimals allowed) each followed by a unit: h, m, s or ms.
+
+    Returns:
+        The duration; it must be positive.
+
+    Raises:
+        ValueError: `text` is not a positive duration.
+    """
+    stripped = text.strip()
+    if not _DURATION.fullmatch(stripped):
+        raise ValueError(
+            f"bad duration {text!r}: write numbers with units h, m, s or ms, e.g. '30s', '2h30m'"
+        )
+    seconds = sum(
+        Decimal(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(stripped)
+    )
+    if seconds <= 0:
+        raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+    return timedelta(microseconds=round(seconds * 1_000_000))
+
+
+def _to_timedelta(value: object) -> object:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError(f"bad duration {value!r}: seconds must be more than zero")
+        return timedelta(seconds=value)
+    if isinstance(value, timedelta) and value <= timedelta(0):
+        raise ValueError(f"bad duration {value}: it must be longer than zero")
+    return value
+
+
+def _format_duration(value: timedelta) -> str:
+    micros = Decimal(value // timedelta(microseconds=1))
+    seconds = (micros / Decimal(1_000_000)).normalize()
+    return f"{seconds:f}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_timedelta),
+    PlainSerializer(_format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": f"^{_DURATION.pattern}$"},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
+            "description": 'A duration: "30s", "500ms", "2h30m", or a number of seconds.',
+        },
+        mode="validation",
+    ),
+    WithJsonSchema({"type": "string"}, mode="serialization"),
+]
+"""A positive `timedelta` given as "30s", "500ms", "2h30m" or a number of seconds; JSON
+serialisation gives "<seconds>s" ("1800s", "0.5s")."""
+
+
+class RetryPolicy(BaseModel):
+    """How the data plane retries a failing activity node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(3, ge=1, description="Attempts in all, the first included.")
+    initial_interval: Duration = Field(timedelta(seconds=1), description="First wait.")
+    backoff: float = Field(2.0, ge=1, description="Multiplier of the wait after each attempt.")
+    max_interval: Duration = Field(timedelta(seconds=60), description="Longest wait.")
+
+    @model_validator(mode="after")
+    def _intervals_ordered(self) -> "RetryPolicy":
+        if self.max_interval < self.initial_interval:
+            raise ValueError(
+                f"max_interval ({_format_duration(self.max_interval)}) is shorter than "
+                f"initial_interval ({_format_duration(self.initial_interval)})"
+            )
+        return self
+
+
+class NodeSpec(BaseModel):
+    """One node of a workflow definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    type: str
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Validated by the node type's Config; may hold ${}."
+    )
+    inputs: dict[str, Any] | None = Field(
+        None,
+        description="The node's input object, values may be ${} expressions; omitted: the "
+        "default data flow (see WorkflowDefinition.default_input_expression).",
+    )
+    secrets: list[str] = Field(default_factory=list, description="Secret names the node uses.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeout: Duration = Field(timedelta(seconds=30), description="Limit of one attempt.")
+    # A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
+    pool: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$")
+    title: str | None = None
+
+
+class EdgeSpec(BaseModel):
+    """An edge `from` a node (through one of its ports, if it has ports) `to` another."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    source: str = Field(alias="from")
+    port: str | None = None
+    to: str
+
+
+class WorkflowDefinition(BaseModel):
+    """A workflow: a DAG of nodes, the schema of its run input and its output mapping."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    api_version: Literal["flowforge/v1"] = Field(alias="apiVersion")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")
+    description: str = ""
+    input: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object"}, description="JSON Schema of the run input."
+    )
+    output: Any = Field(
+        None,
+        description="Evaluated at the end against the context; omitted: {node id: output} "
+        "of the sink nodes that ran.",
+    )
+    nodes: list[NodeSpec] = Field(min_length=1)
+    edges: list[EdgeSpec] = Field(default_factory=list)
+
+    def node(self, node_id: str) -> NodeSpec:
+        """Return the node with this id.
+
+        Raises:
+            KeyError: No node has this id.
+        """
+        for spec in self.nodes:
+            if spec.id == node_id:
+                return spec
+        raise KeyError(node_id)
+
+    def predecessors(self, node_id: str) -> list[EdgeSpec]:
+        """Return the edges into a node, in definition order."""
+        return [edge for edge in self.edges if edge.to == node_id]
+
+    def successors(self, node_id: str) -> list[EdgeSpec]:
+        """Return the edges out of a node, in definition order."""
+        return [edge for edge in self.edges if edge.source == node_id]
+
+    def topological_order(self) -> list[str]:
+        """Return the node ids so that every edge points forward.
+
+        Ties keep definition order, so the order is deterministic. Edges naming unknown
+        nodes are ignored (validation reports them).
+
+        Raises:
+            DefinitionInvalidError: The edges form a cycle.
+        """
+        ids = [spec.id for spec in self.nodes]
+        index = {node_id: i for i, node_id in reversed(list(enumerate(ids)))}
+        edges = [(e.source, e.to) for e in self.edges if e.source in index and e.to in index]
+        indegree = dict.fromkeys(index, 0)
+        outgoing: dict[str, list[str]] = {node_id: [] for node_id in index}
+        for source, to in edges:
+            indegree[to] += 1
+            outgoing[source].append(to)
+        ready = [index[node_id] for node_id, degree in indegree.items() if degree == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            node_id = ids[heapq.heappop(ready)]
+            order.append(node_id)
+            for to in outgoing[node_id]:
+                indegree[to] -= 1
+                if indegree[to] == 0:
+                    heapq.heappush(ready, index[to])
+        if len(order) < len(index):
+            issues = [
+                DefinitionIssue(cycle[0], "edges", f"cycle: {' -> '.join(cycle)}")
+                for cycle in find_cycles(list(index), edges)
+            ]
+            raise DefinitionInvalidError(issues)
+        return order
+
+    def default_input_expression(self, node_id: str) -> Any:
+        """The `inputs` of a node whose `inputs` is omitted, as an expression.
+
+        Returns:
+            "${ .input }" (the run input) for a node without predecessors;
+            "${ .nodes.<id> }" (that node's output) for a node with one predecessor;
+            {"<id>": "${ .nodes.<id> }", ...} for several, in definition order.
+        """
+        sources = list(dict.fromkeys(edge.source for edge in self.predecessors(node_id)))
+        if not sources:
+            return "${ .input }"
+        if len(sources) == 1:
+            return _node_output_expression(sources[0])
+        return {source: _node_output_expression(source) for source in sources}
+
+    def canonical(self) -> dict[str, Any]:
+        """The definition as JSON-compatible data with every field present, the form
+        that is stored, shipped and hashed."""
+        return self.model_dump(by_alias=True, mode="json")
+
+
+def _node_output_expression(node_id: str) -> str:
+    if _SIMPLE_ID.match(node_id):
+        return f"${{ .nodes.{node_id} }}"
+    return f"${{ .nodes[{json.dumps(node_id)}] }}"
+
+
+def find_cycles(node_ids: list[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Find one cycle per strongly connected component of two or more nodes.
+
+    Args:
+        node_ids: The nodes, in definition order.
+        edges: (source, target) pairs between known nodes; self loops are skipped.
+
+    Returns:
+        Cycles as node id lists that start and end with the same node, starting from
+        the component's first node in definition order.
+    """
+    position = {node_id: i for i, node_id in enumerate(node_ids)}
+    outgoing: dict[str, list[str]] = {node_id: [] for node_id in node_ids}
+    for source, to in edges:
+        if source != to:
+            outgoing[source].append(to)
+    cycles = []
+    for component in _strongly_connected(node_ids, outgoing):
+        if len(component) < 2:
+            continue
+        members = set(component)
+        start = min(component, key=position.__getitem__)
+        cycles.append(_path_back(start, members, outgoing))
+    cycles.sort(key=lambda cycle: position[cycle[0]])
+    return cycles
+
+
+def _path_back(start: str, members: set[str], outgoing: dict[str, list[str]]) -> list[str]:
+    # Breadth-first from `start` inside its component: the shortest way back to it.
+    parent: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node_id in frontier:
+            for to in outgoing[node_id]:
+                if to == start:
+                    path = [node_id]
+                    while path[-1] != start:
+                        path.append(parent[path[-1]])
+                    return [start, *reversed(path[:-1]), start]
+                if to in members and to not in parent:
+                    parent[to] = node_id
+                    following.append(to)
+        frontier = following
+    return [start, start]
+
+
+def _strongly_connected(node_ids: list[str], outgoing: dict[str, list[str]]) -> list[list[str]]:
+    # Tarjan's algorithm, iterative so that long chains do not hit the recursion limit.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    for root in node_ids:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node_id, next_child = work.pop()
+            if next_child == 0:
+                index[node_id] = low[node_id] = len(index)
+                stack.append(node_id)
+                on_stack.add(node_id)
+            children = outgoing[node_id]
+            if next_child < len(children):
+                work.append((node_id, next_child + 1))
+                child = children[next_child]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node_id] = min(low[node_id], index[child])
+                continue
+            if low[node_id] == index[node_id]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node_id:
+                        break
+                components.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node_id])
+    return components
+
+
+class _JSONSafeLoader(yaml.SafeLoader):
+    """Safe YAML without timestamps, so that every value read is JSON data."""
+
+
+_JSONSafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_definition_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a definition file without validating it.
+
+    Args:
+        path: A `.yaml`, `.yml` or `.json` file.
+
+    Returns:
+        The raw mapping, to pass to `validate_definition` or `parse_definition`.
+
+    Raises:
+        ConnectorError: Code "unreadable_definition": the file is missing, has another
+            suffix, does not parse (the message gives the line and column) or does not
+            hold a mapping.
+    """
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise _unreadable(f"{file}: unknown suffix {file.suffix!r}; use .yaml, .yml or .json")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _unreadable(f"{file}: cannot read: {exc}") from exc
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.load(text, Loader=_JSONSafeLoader)
+    except json.JSONDecodeError as exc:
+        raise _unreadable(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except yaml.YAMLError as exc:
+        raise _unreadable(_yaml_message(file, exc)) from exc
+    if not isinstance(data, dict):
+        raise _unreadable(f"{file}: holds {type(data).__name__}, not a mapping of fields")
+    return data
+
+
+def _yaml_message(file: Path, exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(file)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{where}: invalid YAML: {problem}" + (f" ({context})" if context else "")
+
+
+def _unreadable(message: str) -> ConnectorError:
+    return ConnectorError(message, code="unreadable_definition")
+
+
+def definition_sha256(defn: WorkflowDefinition | Mapping[str, Any]) -> str:
+    """Hash a definition: SHA-256 hex of its canonical JSON.
+
+    A model is hashed through `canonical()`. A mapping is hashed as it is, not
+    re-validated, so that an agent hashes exactly the data the control plane signed
+    whatever SDK version it runs: ship and hash the same form (`canonical()`).
+
+    Args:
+        defn: A `WorkflowDefinition` or its JSON-compatible mapping.
+
+    Returns:
+        64 lower-case hex digits.
+    """
+    data = defn.canonical() if isinstance(defn, WorkflowDefinition) else dict(defn)
+    return hashlib.sha256(canonical_json(data)).hexdigest()

@@ -1,0 +1,221 @@
+"""`Node`, the base class of node types, with the context and result it works with.
+
+A node type declares its ports as pydantic models and is checked when its class statement
+runs, so a malformed node fails at import rather than in the middle of a run::
+
+    class Fetch(Node):
+        type = "acme.fetch"
+
+        class Config(BaseModel):
+            url: str
+
+        class Output(BaseModel):
+            status: int
+
+        async def run(self, ctx: NodeContext, config: Config, input: AnyObject) -> Output:
+            ...
+
+Pure nodes (`pure = True`) implement a synchronous `evaluate` instead; the interpreter
+calls it inside the workflow, so it must do no I/O and read no clock.
+"""
+
+import inspect
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors_sdk._errors import NodeDefinitionError
+
+TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_PORT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class AnyObject(BaseModel):
+    """A port or config that accepts any JSON object; the default of `Input`, `Output`
+    and `Config`, for loosely typed nodes such as transforms."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """What an activity node receives besides its config and input.
+
+    Attributes:
+        run_id: The run this execution belongs to.
+        node_id: The node's id in the workflow definition.
+        attempt: 1 for the first try, then 2, 3, ... on retries.
+        logger: Where the node logs; the worker binds `run_id` and `node_id` to it.
+        secrets: Resolved secret values by name (never log them).
+    """
+
+    run_id: str
+    node_id: str
+    attempt: int
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+class NodeResult(BaseModel):
+    """What a pure node's `evaluate` returns.
+
+    Attributes:
+        output: The node's output object.
+        port: The output port taken, one of the node type's `ports` (None without ports).
+    """
+
+    output: dict[str, Any]
+    port: str | None = None
+
+
+class Node:
+    """Base class of node types.
+
+    Class attributes:
+        type: Dotted, lower-case name, e.g. "core.http" (required).
+        version: Version of the node type's contract, 1 by default.
+        title: Display name (default: the class name split into words).
+        description: One-line description (default: the first line of the docstring).
+        Input, Output, Config: pydantic models of the ports and the config; each defaults
+            to `AnyObject`. Declare them as nested classes.
+        ports: Named output ports the node routes to (core.if: ("true", "false")).
+        pure: Evaluated inside the workflow with no I/O; implement `evaluate`.
+        lightweight: Runs as a Temporal local activity (short, CPU-only work).
+        secrets: Names of the secrets the node type needs (informational for now).
+
+    Activity nodes implement `async def run(self, ctx, config, input) -> Output`; pure
+    nodes `def evaluate(self, config, input) -> NodeResult`. Subclass with
+    `abstract=True` to share behaviour between node types without declaring one.
+
+    Raises:
+        NodeDefinitionError: When a subclass is malformed, as its class statement runs.
+    """
+
+    type: ClassVar[str]
+    version: ClassVar[int] = 1
+    title: ClassVar[str]
+    description: ClassVar[str]
+    Input: ClassVar[type[BaseModel]] = AnyObject
+    Output: ClassVar[type[BaseModel]] = AnyObject
+    Config: ClassVar[type[BaseModel]] = AnyObject
+    ports: ClassVar[tuple[str, ...]] = ()
+    pure: ClassVar[bool] = False
+    lightweight: ClassVar[bool] = False
+    secrets: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if abstract:
+            return
+        problems = _problems(cls)
+        if problems:
+            raise NodeDefinitionError(
+                f"node class {cls.__module__}.{cls.__qualname__} is malformed: "
+                + "; ".join(problems)
+            )
+        if "title" not in cls.__dict__:
+            cls.title = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", cls.__name__)
+        if "description" not in cls.__dict__:
+            doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+            cls.description = doc.splitlines()[0] if doc else ""
+
+    async def run(self, ctx: NodeContext, config: Any, input: Any) -> BaseModel:
+        """Run an activity node.
+
+        Args:
+            ctx: Run and attempt identifiers, logger and secrets.
+            config: The node's config, validated by `Config` (expressions evaluated).
+            input: The node's input, validated by `Input`.
+
+        Returns:
+            An `Output` instance.
+
+        Raises:
+            ConnectorExecutionError: The work failed; `retryable` tells whether to retry.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+    def evaluate(self, config: Any, input: Any) -> NodeResult:
+        """Evaluate a pure node: no I/O, no clock, no randomness.
+
+        Args:
+            config: The node's config, validated by `Config` (expressions evaluated).
+            input: The node's input, validated by `Input`.
+
+        Returns:
+            The output object and, for a node with ports, the port taken.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement evaluate()")
+
+    @classmethod
+    def schemas(cls) -> dict[str, dict[str, Any]]:
+        """Return the JSON Schemas of the node type's ports and config.
+
+        Returns:
+            {"input": ..., "output": ..., "config": ...}, from `model_json_schema()`.
+        """
+        return {
+            "input": cls.Input.model_json_schema(),
+            "output": cls.Output.model_json_schema(),
+            "config": cls.Config.model_json_schema(),
+        }
+
+
+def _problems(cls: type[Node]) -> list[str]:
+    problems: list[str] = []
+    node_type = cls.__dict__.get("type")
+    if node_type is None:
+        problems.append('declare `type = "<family>.<name>"`, e.g. "acme.fetch"')
+    elif not isinstance(node_type, str) or not TYPE_PATTERN.match(node_type):
+        problems.append(
+            f"type {node_type!r} must be dotted lower-case words like 'acme.fetch' "
+            f"(pattern {TYPE_PATTERN.pattern})"
+        )
+    version = cls.version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        problems.append(f"version {version!r} must be an integer >= 1")
+    for name in ("Input", "Output", "Config"):
+        model = getattr(cls, name)
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            problems.append(f"{name} must be a pydantic BaseModel subclass, not {model!r}")
+    for name in ("title", "description"):
+        if name in cls.__dict__ and not isinstance(cls.__dict__[name], str):
+            problems.append(f"{name} must be a string")
+    problems += _tuple_problems(cls, "ports", _PORT_PATTERN)
+    problems += _tuple_problems(cls, "secrets", _SECRET_PATTERN)
+    if cls.pure and cls.lightweight:
+        problems.append("a node is either pure (runs in the workflow) or lightweight, not both")
+    if cls.pure:
+        if cls.evaluate is Node.evaluate:
+            problems.append("a pure node must implement `def evaluate(self, config, input)`")
+        elif inspect.iscoroutinefunction(cls.evaluate):
+            problems.append("evaluate() must be synchronous: pure nodes do no I/O")
+    else:
+        if cls.run is Node.run:
+            problems.append(
+                "implement `async def run(self, ctx, config, input)`, "
+                "or set `pure = True` and implement evaluate()"
+            )
+        elif not inspect.iscoroutinefunction(cls.run):
+            problems.append("run() must be `async def`")
+        if cls.ports:
+            # An activity returns its Output only, so it has no way to pick a port.
+            problems.append("only pure nodes can have ports; drop `ports` or make it pure")
+    return problems
+
+
+def _tuple_problems(cls: type[Node], name: str, pattern: re.Pattern[str]) -> list[str]:
+    values = getattr(cls, name)
+    if not isinstance(values, tuple) or not all(isinstance(v, str) for v in values):
+        return [f"{name} must be a tuple of strings, not {values!r}"]
+    bad = [v for v in values if not pattern.match(v)]
+    if bad:
+        return [f"{name} {bad!r} must match {pattern.pattern}"]
+    if len(set(values)) != len(values):
+        return [f"{name} {values!r} has duplicates"]
+    return []

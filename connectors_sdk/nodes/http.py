@@ -1,0 +1,133 @@
+"""`core.http`: one HTTP request.
+
+Failures map onto `ConnectorExecutionError` here and only here (`_map_exceptions`):
+transport errors, 429 and 5xx answers are retryable; 4xx answers and bad URLs are not.
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors_sdk._errors import ConnectorExecutionError
+from connectors_sdk._node import Node, NodeContext
+
+
+class HttpRequest(Node):
+    """Send an HTTP request and output the status, headers and decoded body."""
+
+    type = "core.http"
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+        url: str = Field(description="An http:// or https:// URL.")
+        headers: dict[str, str] = Field(default_factory=dict)
+        timeout_seconds: float = Field(30, gt=0)
+        fail_on_status: bool = Field(
+            True,
+            description="Fail on 4xx (not retried), 429 and 5xx (retried) answers; false "
+            "outputs every answer, for a core.if to branch on.",
+        )
+
+    class Input(BaseModel):
+        body: Any = Field(None, description="A string is sent as text, other values as JSON.")
+        query: dict[str, Any] = Field(default_factory=dict)
+        headers: dict[str, str] = Field(
+            default_factory=dict, description="Added to config.headers, replacing equal names."
+        )
+
+    class Output(BaseModel):
+        status: int
+        headers: dict[str, str] = Field(description="Lower-case names; repeats joined by ', '.")
+        body: Any = Field(description="Decoded JSON for a JSON content type, else text.")
+
+    async def run(self, ctx: NodeContext, config: Config, input: Input) -> Output:
+        request = f"{config.method} {config.url}"
+        headers = {**config.headers, **input.headers}
+        content: str | None = None
+        if isinstance(input.body, str):
+            content = input.body
+        elif input.body is not None:
+            content = json.dumps(input.body, ensure_ascii=False, separators=(",", ":"))
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/json"
+        with _map_exceptions(request):
+            async with httpx.AsyncClient(
+                timeout=config.timeout_seconds, follow_redirects=True
+            ) as client:
+                response = await client.request(
+                    config.method,
+                    config.url,
+                    params=_query_params(input.query),
+                    headers=headers,
+                    content=content,
+                )
+        if config.fail_on_status:
+            _raise_for_status(request, response)
+        return self.Output(
+            status=response.status_code,
+            headers=dict(response.headers.items()),
+            body=_decode_body(request, response),
+        )
+
+
+@contextmanager
+def _map_exceptions(request: str) -> Iterator[None]:
+    try:
+        yield
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise ConnectorExecutionError(
+            f"{request}: bad URL ({exc}); use an http:// or https:// URL", retryable=False
+        ) from exc
+    except httpx.TransportError as exc:
+        raise ConnectorExecutionError(
+            f"{request} failed: {type(exc).__name__}: {exc}", retryable=True
+        ) from exc
+
+
+def _raise_for_status(request: str, response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    detail = f"{request} -> {status} {response.reason_phrase}".rstrip()
+    if status >= 500 or status == 429:
+        raise ConnectorExecutionError(detail, retryable=True)
+    raise ConnectorExecutionError(
+        f"{detail}; fix the request, or set fail_on_status: false to handle it",
+        retryable=False,
+    )
+
+
+def _query_params(query: dict[str, Any]) -> dict[str, Any]:
+    # httpx takes scalars and lists of scalars; nested values travel as JSON text.
+    def scalar(value: Any) -> Any:
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    return {
+        name: [scalar(v) for v in value] if isinstance(value, list) else scalar(value)
+        for name, value in query.items()
+    }
+
+
+def _decode_body(request: str, response: httpx.Response) -> Any:
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_json = media_type == "application/json" or media_type.endswith("+json")
+    if not is_json:
+        return response.text
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ConnectorExecutionError(
+            f"{request} -> {response.status_code}: the body is declared {media_type} "
+            f"but is not valid JSON ({exc})",
+            retryable=False,
+        ) from exc

@@ -1,0 +1,132 @@
+"""`create_app`: the control plane's Starlette application.
+
+Start-up applies migrations, makes sure the default workspace and project exist, registers
+the admin token, loads (or creates) the signing key, connects to NATS, and starts the event
+ingest and the dispatch sweep.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import nats
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from connectors_sdk import NodeRegistry
+from control_plane.auth import bearer_token, ensure_token, token_is_valid
+from control_plane.db.engine import create_engine, migrate, session_factory
+from control_plane.dispatch import Dispatcher
+from control_plane.graphql.context import Context, Services
+from control_plane.graphql.schema import schema
+from control_plane.ingest import EventIngestor
+from control_plane.settings import ControlPlaneSettings
+from control_plane.signing import load_or_create_signing_key
+from control_plane.workspaces.service import ensure_default_project
+from data_plane.protocol import ensure_streams
+
+logger = logging.getLogger(__name__)
+
+
+class FlowForgeGraphQL(GraphQL[Context, None]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(schema, subscription_protocols=())
+        self.services = services
+
+    async def get_context(self, request: object, response: object) -> Context:
+        return Context(self.services)
+
+
+class GraphQLEndpoint:
+    """`/graphql`: GraphiQL for browsers; every operation needs a valid API token."""
+
+    app: FlowForgeGraphQL | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if self.app is None:
+            response: Response = JSONResponse({"errors": [{"message": "starting"}]}, 503)
+            await response(scope, receive, send)
+            return
+        wants_ide = request.method == "GET" and "query" not in request.query_params
+        if not wants_ide:
+            refusal = await _refuse_unauthenticated(self.app.services, request)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    settings: ControlPlaneSettings, registry: NodeRegistry | None = None
+) -> Starlette:
+    registry = registry or NodeRegistry.from_entry_points()
+    endpoint = GraphQLEndpoint()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await migrate(settings.database_url)
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        async with sessions.begin() as session:
+            await ensure_default_project(session)
+            if settings.admin_token is not None:
+                await ensure_token(session, "admin", settings.admin_token.get_secret_value())
+        key = load_or_create_signing_key(settings.signing_key_path)
+        nc = await nats.connect(settings.nats_url, drain_timeout=5, max_reconnect_attempts=-1)
+        js = nc.jetstream()
+        await ensure_streams(js)
+        dispatcher = Dispatcher(js, key, sessions, settings.descriptor_ttl)
+        ingestor = EventIngestor(js, sessions, settings.event_subject, settings.event_consumer)
+        endpoint.app = FlowForgeGraphQL(Services(settings, sessions, registry, dispatcher))
+        tasks = [
+            asyncio.create_task(ingestor.run(), name="event-ingest"),
+            asyncio.create_task(
+                dispatcher.sweep_forever(settings.redispatch_interval), name="dispatch-sweep"
+            ),
+        ]
+        logger.info("control plane ready")
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await nc.close()
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        ready = endpoint.app is not None
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def _refuse_unauthenticated(services: Services, request: Request) -> Response | None:
+    token = bearer_token(request.headers.get("authorization"))
+    if token is not None:
+        async with services.sessions() as session:
+            if await token_is_valid(session, token):
+                return None
+        message = "the API token is not valid; check FLOWFORGE_TOKEN or <data dir>/admin-token"
+    else:
+        message = "missing API token: send the header 'Authorization: Bearer <token>'"
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+    )

@@ -1,0 +1,40 @@
+"""Errors of the control plane; each becomes a GraphQL error carrying its `code`.
+
+    ControlPlaneError
+     ├── NotFoundError          NOT_FOUND
+     ├── InvalidInputError      INVALID_INPUT
+     ├── UnauthenticatedError   UNAUTHENTICATED
+     └── ConfigurationError     CONFIGURATION
+"""
+
+from typing import Any
+
+
+class ControlPlaneError(Exception):
+    code = "INTERNAL"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code}
+
+
+class NotFoundError(ControlPlaneError):
+    code = "NOT_FOUND"
+
+
+class InvalidInputError(ControlPlaneError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "field": self.field}
+
+
+class UnauthenticatedError(ControlPlaneError):
+    code = "UNAUTHENTICATED"
+
+
+class ConfigurationError(ControlPlaneError):
+    code = "CONFIGURATION"

@@ -1,0 +1,71 @@
+"""Ingesting data-plane events into Run / NodeRun rows.
+
+A durable JetStream consumer survives control-plane restarts: events published while the
+control plane was down are applied when it comes back. Each event is acknowledged after
+its transaction commits, and applied once thanks to its event id.
+"""
+
+import asyncio
+import logging
+
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from control_plane.runs.service import apply_event
+from data_plane.protocol import RunEvent
+
+logger = logging.getLogger(__name__)
+
+
+class EventIngestor:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        sessions: async_sessionmaker[AsyncSession],
+        subject: str,
+        durable: str,
+    ) -> None:
+        self._js = js
+        self._sessions = sessions
+        self._subject = subject
+        self._durable = durable
+
+    async def run(self) -> None:
+        subscription = await self._js.pull_subscribe(
+            self._subject,
+            durable=self._durable,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0),
+        )
+        try:
+            while True:
+                try:
+                    messages = await subscription.fetch(64, timeout=1.0)
+                except NatsTimeoutError:
+                    continue
+                for message in messages:
+                    await self._ingest(message.data)
+                    await message.ack()
+        finally:
+            await subscription.unsubscribe()
+
+    async def _ingest(self, data: bytes) -> None:
+        try:
+            event = RunEvent.model_validate_json(data)
+        except ValidationError as exc:
+            logger.warning("dropped a malformed event: %s", exc)
+            return
+        while True:
+            try:
+                async with self._sessions.begin() as session:
+                    await apply_event(session, event)
+                return
+            except IntegrityError:
+                # Another control-plane replica applied it first.
+                return
+            except Exception:
+                logger.exception("could not apply event %s; retrying", event.event_id)
+                await asyncio.sleep(1.0)

@@ -1,0 +1,204 @@
+"""Runs: starting them, reading them, and applying the events the data plane reports."""
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jsonschema
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.db.models import NodeRun, Run, RunEventRecord, Workflow
+from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.workflows.service import get_version, get_workflow
+from data_plane.protocol import RunEvent
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+NODE_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "SKIPPED"})
+
+
+async def start_run(
+    session: AsyncSession,
+    workflow_id: str,
+    version: int | None,
+    input: Any,
+    idempotency_key: str | None,
+    pool: str,
+) -> tuple[Run, bool]:
+    """Create a QUEUED run; returns it and whether it is new.
+
+    A run already created with the same idempotency key in the project is returned as is.
+
+    Raises:
+        NotFoundError: unknown workflow or version.
+        InvalidInputError: the input does not match the workflow's input schema.
+    """
+    workflow = await get_workflow(session, workflow_id)
+    if idempotency_key is not None:
+        existing = await _run_by_key(session, workflow.project_id, idempotency_key)
+        if existing is not None:
+            return existing, False
+    found = await get_version(session, workflow_id, version)
+    run_input = {} if input is None else input
+    _check_input(found.definition.get("input", {}), run_input)
+    run = Run(
+        project_id=workflow.project_id,
+        workflow_id=workflow.id,
+        version_id=found.id,
+        version=found.version,
+        pool=pool,
+        input=run_input,
+        idempotency_key=idempotency_key,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        # A concurrent start with the same key won the race.
+        existing = await _run_by_key(session, workflow.project_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return existing, False
+    return run, True
+
+
+def _check_input(schema: dict[str, Any], value: Any) -> None:
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as exc:
+        where = "input" + "".join(f"[{p!r}]" for p in exc.absolute_path)
+        raise InvalidInputError(f"{where}: {exc.message}", field=where) from exc
+    except jsonschema.SchemaError as exc:
+        raise InvalidInputError(f"the workflow's input schema is invalid: {exc.message}") from exc
+
+
+async def _run_by_key(session: AsyncSession, project_id: str, key: str) -> Run | None:
+    return await session.scalar(
+        select(Run).where(Run.project_id == project_id, Run.idempotency_key == key)
+    )
+
+
+async def get_run(session: AsyncSession, run_id: str) -> Run:
+    run = await session.get(Run, run_id)
+    if run is None:
+        raise NotFoundError(f"run {run_id!r} does not exist")
+    return run
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: Sequence[Run]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+async def list_runs(
+    session: AsyncSession, project_id: str, status: str | None, first: int, after: str | None
+) -> RunPage:
+    """Runs of a project, newest first, paginated by an opaque cursor."""
+    query = select(Run).where(Run.project_id == project_id)
+    if status is not None:
+        query = query.where(Run.status == status)
+    if after is not None:
+        created_at, run_id = _decode_cursor(after)
+        query = query.where(
+            or_(
+                Run.created_at < created_at,
+                and_(Run.created_at == created_at, Run.id < run_id),
+            )
+        )
+    query = query.order_by(Run.created_at.desc(), Run.id.desc()).limit(first + 1)
+    rows = (await session.scalars(query)).all()
+    page = rows[:first]
+    end = _encode_cursor(page[-1]) if page else None
+    return RunPage(page, len(rows) > first, end)
+
+
+def _encode_cursor(run: Run) -> str:
+    return base64.urlsafe_b64encode(f"{run.created_at.isoformat()}|{run.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, _, run_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        return datetime.fromisoformat(created), run_id
+    except ValueError as exc:
+        raise InvalidInputError("after: not a cursor returned by runs", field="after") from exc
+
+
+async def node_runs_of(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[NodeRun]]:
+    query = select(NodeRun).where(NodeRun.run_id.in_(run_ids)).order_by(NodeRun.id)
+    found: dict[str, list[NodeRun]] = {run_id: [] for run_id in run_ids}
+    for node_run in await session.scalars(query):
+        found[node_run.run_id].append(node_run)
+    return found
+
+
+async def workflows_of(session: AsyncSession, ids: Sequence[str]) -> dict[str, Workflow]:
+    rows = await session.scalars(select(Workflow).where(Workflow.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def apply_event(session: AsyncSession, event: RunEvent) -> bool:
+    """Apply one data-plane event to its run; False when it was already applied or is unknown.
+
+    Status never moves backwards: a late or repeated event cannot reopen a finished run or node.
+    """
+    if await session.get(RunEventRecord, event.event_id) is not None:
+        return False
+    run = await session.get(Run, event.run_id)
+    if run is None:
+        return False
+    session.add(
+        RunEventRecord(
+            event_id=event.event_id,
+            run_id=event.run_id,
+            kind=event.kind,
+            node_id=event.node_id,
+            at=event.at,
+        )
+    )
+    if run.status not in TERMINAL:
+        if event.kind == "run.succeeded":
+            run.status, run.output, run.finished_at = "SUCCEEDED", event.output, event.at
+        elif event.kind == "run.failed":
+            run.status, run.error, run.finished_at = "FAILED", event.error, event.at
+        elif run.status == "QUEUED":
+            run.status = "RUNNING"
+        if run.started_at is None and event.kind != "run.failed":
+            run.started_at = event.at
+    if event.node_id is not None:
+        await _apply_node_event(session, event)
+    await session.flush()
+    return True
+
+
+async def _apply_node_event(session: AsyncSession, event: RunEvent) -> None:
+    node = await session.scalar(
+        select(NodeRun).where(NodeRun.run_id == event.run_id, NodeRun.node_id == event.node_id)
+    )
+    if node is None:
+        node = NodeRun(run_id=event.run_id, node_id=event.node_id, status="PENDING", attempts=0)
+        session.add(node)
+    if event.kind in ("node.started", "node.retrying"):
+        node.attempts = max(node.attempts, event.attempt)
+    if event.kind == "node.started":
+        node.input = event.input
+        node.started_at = node.started_at or event.at
+    if node.status in NODE_TERMINAL:
+        return
+    match event.kind:
+        case "node.started":
+            node.status = "RUNNING"
+        case "node.retrying":
+            node.status, node.error = "RETRYING", event.error
+        case "node.succeeded":
+            node.status, node.output, node.error = "SUCCEEDED", event.output, None
+            node.finished_at = event.at
+        case "node.failed":
+            node.status, node.error, node.finished_at = "FAILED", event.error, event.at
+        case "node.skipped":
+            node.status = "SKIPPED"

@@ -1,0 +1,41 @@
+"""Settings of a control-plane process, read from `FLOWFORGE_CP_*`."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from data_plane.protocol import DEFAULT_POOL
+
+
+class ControlPlaneSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOWFORGE_CP_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8080, description="Port the HTTP server listens on.")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///.flowforge/registry.db",
+        description="SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://).",
+    )
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    signing_key_path: Path = Field(
+        Path(".flowforge/signing-key.pem"),
+        description="Ed25519 private key (PEM) that signs run descriptors; created if missing.",
+    )
+    admin_token: SecretStr | None = Field(
+        None, description="API token registered as 'admin' at start (kept only as a hash)."
+    )
+    default_pool: str = Field(DEFAULT_POOL, description="Pool that runs go to by default.")
+    descriptor_ttl: timedelta = Field(
+        timedelta(hours=24), description="How long a dispatched run may wait for an agent."
+    )
+    event_subject: str = Field(
+        "ff.events.>", description="Subject filter of the events this control plane ingests."
+    )
+    event_consumer: str = Field(
+        "control-plane", description="Durable JetStream consumer name for event ingest."
+    )
+    redispatch_interval: float = Field(
+        5.0, description="Seconds between sweeps that re-publish runs never acknowledged by NATS."
+    )

@@ -1,0 +1,78 @@
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from connectors_sdk import DefinitionIssue as Issue
+from control_plane.db.models import Workflow as WorkflowRow
+from control_plane.db.models import WorkflowVersion as VersionRow
+from control_plane.graphql.context import Info
+from control_plane.workflows import service
+
+
+@strawberry.type
+class WorkflowVersion:
+    id: strawberry.ID
+    workflow_id: strawberry.ID
+    name: str
+    version: int
+    sha256: str
+    created_at: datetime
+    definition: JSON
+
+    @classmethod
+    def from_row(cls, row: VersionRow) -> "WorkflowVersion":
+        return cls(
+            id=strawberry.ID(row.id),
+            workflow_id=strawberry.ID(row.workflow_id),
+            name=row.definition["name"],
+            version=row.version,
+            sha256=row.sha256,
+            created_at=row.created_at,
+            definition=row.definition,
+        )
+
+
+@strawberry.type
+class Workflow:
+    id: strawberry.ID
+    project_id: strawberry.ID
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: WorkflowRow) -> "Workflow":
+        return cls(
+            id=strawberry.ID(row.id),
+            project_id=strawberry.ID(row.project_id),
+            name=row.name,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(description="All versions, oldest first.")
+    async def versions(self, info: Info) -> list[WorkflowVersion]:
+        async with info.context.services.sessions() as session:
+            rows = await service.list_versions(session, self.id)
+            return [WorkflowVersion.from_row(r) for r in rows]
+
+
+@strawberry.type(description="Where a definition is wrong, and why.")
+class DefinitionIssue:
+    node_id: str | None
+    field: str
+    message: str
+
+    @classmethod
+    def from_issue(cls, issue: Issue) -> "DefinitionIssue":
+        return cls(node_id=issue.node_id, field=issue.field, message=issue.message)
+
+
+@strawberry.type(description="The definition was refused; nothing was stored.")
+class ValidationFailed:
+    errors: list[DefinitionIssue]
+
+
+PublishWorkflowResult = Annotated[
+    WorkflowVersion | ValidationFailed, strawberry.union("PublishWorkflowResult")
+]

@@ -1,0 +1,106 @@
+"""Activities that run connector nodes and publish run events.
+
+An activity validates the node's config and input against its ports, runs it, validates
+its output, and reports node events to `ff.events.<pool>`. Errors are translated to
+Temporal failures in one place, `_as_application_error`: bad input or config never
+retries, connector errors retry when the connector says so.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js import JetStreamContext
+from pydantic import BaseModel, ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from connectors_sdk import ConnectorError, ConnectorExecutionError, NodeContext, NodeRegistry
+from data_plane.messages import PublishEventsInput, RunNodeInput, RunNodeResult
+from data_plane.protocol import EventKind, RunEvent, events_subject
+
+logger = logging.getLogger(__name__)
+
+
+class NodeActivities:
+    def __init__(self, registry: NodeRegistry, js: JetStreamContext) -> None:
+        self._registry = registry
+        self._js = js
+
+    @activity.defn(name="run_node")
+    async def run_node(self, request: RunNodeInput) -> RunNodeResult:
+        attempt = activity.info().attempt
+        started = self._event(request, "node.started", attempt=attempt, input=request.input)
+        await self.publish(request.pool, [*request.events, started])
+        try:
+            output = await self._run(request, attempt)
+        except Exception as exc:
+            failure = _as_application_error(exc)
+            if not failure.non_retryable and attempt < request.max_attempts:
+                retrying = self._event(
+                    request, "node.retrying", attempt=attempt, error=failure.message
+                )
+                await self.publish(request.pool, [retrying])
+            raise failure from exc
+        succeeded = self._event(request, "node.succeeded", attempt=attempt, output=output)
+        await self.publish(request.pool, [succeeded])
+        return RunNodeResult(output=output)
+
+    @activity.defn(name="publish_events")
+    async def publish_events(self, request: PublishEventsInput) -> None:
+        await self.publish(request.pool, request.events)
+
+    async def publish(self, pool: str, events: Sequence[RunEvent]) -> None:
+        # Publishes go out in order on one connection; awaiting them together keeps that
+        # order in the stream and costs one round trip.
+        subject = events_subject(pool)
+        await asyncio.gather(
+            *(
+                self._js.publish(subject, e.to_bytes(), headers={"Nats-Msg-Id": e.event_id})
+                for e in events
+            )
+        )
+
+    async def _run(self, request: RunNodeInput, attempt: int) -> dict[str, Any]:
+        node_cls = self._registry.get(request.node_type)
+        config = node_cls.Config.model_validate(request.config)
+        node_input = node_cls.Input.model_validate(request.input)
+        context = NodeContext(
+            run_id=request.run_id,
+            node_id=request.node_id,
+            attempt=attempt,
+            logger=logging.LoggerAdapter(
+                logging.getLogger(f"flowforge.node.{request.node_type}"),
+                {"run_id": request.run_id, "node_id": request.node_id},
+            ),
+        )
+        result = await node_cls().run(context, config, node_input)
+        output = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        return node_cls.Output.model_validate(output).model_dump(mode="json")
+
+    @staticmethod
+    def _event(request: RunNodeInput, kind: EventKind, **fields: Any) -> RunEvent:
+        return RunEvent.create(request.run_id, kind, datetime.now(UTC), request.node_id, **fields)
+
+
+def _as_application_error(exc: Exception) -> ApplicationError:
+    if isinstance(exc, ValidationError):
+        return ApplicationError(
+            f"invalid node data: {_validation_summary(exc)}",
+            type="InvalidNodeData",
+            non_retryable=True,
+        )
+    if isinstance(exc, ConnectorExecutionError):
+        return ApplicationError(str(exc), type=exc.code, non_retryable=not exc.retryable)
+    if isinstance(exc, ConnectorError):
+        return ApplicationError(str(exc), type=exc.code, non_retryable=True)
+    logger.exception("node raised an unexpected error")
+    return ApplicationError(f"{type(exc).__name__}: {exc}", type="NodeCrashed")
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+    )

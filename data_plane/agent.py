@@ -1,0 +1,138 @@
+"""The agent: pulls signed run descriptors from JetStream and starts them on Temporal.
+
+A descriptor is acknowledged only once Temporal has accepted the start (or already has a
+workflow with that run id), so a crash at any point means redelivery, never loss, and a
+redelivery never starts a second run. Descriptors that fail verification are copied to
+`ff.dead.<pool>` with the reason and never run.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from collections.abc import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.common import WorkflowIDReusePolicy
+
+from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
+from data_plane.errors import DescriptorRejectedError
+from data_plane.messages import DagRunInput, NodeMode
+from data_plane.protocol import (
+    RunDescriptor,
+    RunEvent,
+    dead_letter_subject,
+    events_subject,
+    runs_subject,
+    task_queue,
+    verify_descriptor,
+)
+from data_plane.workflows.dag import DagRunWorkflow
+
+logger = logging.getLogger(__name__)
+
+
+class Agent:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        temporal: Client,
+        registry: NodeRegistry,
+        trusted_keys: Mapping[str, Ed25519PublicKey],
+        pool: str,
+    ) -> None:
+        self._js = js
+        self._temporal = temporal
+        self._registry = registry
+        self._trusted_keys = trusted_keys
+        self._pool = pool
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pull and handle descriptors until `stop` is set."""
+        subscription = await self._js.pull_subscribe(
+            runs_subject(self._pool),
+            durable=f"agent-{self._pool}",
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
+        )
+        logger.info("agent pulling %s", runs_subject(self._pool))
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await subscription.fetch(16, timeout=0.5)
+                except NatsTimeoutError:
+                    continue
+                for message in messages:
+                    await self.handle(message)
+        finally:
+            await subscription.unsubscribe()
+
+    async def handle(self, message: Msg) -> None:
+        try:
+            descriptor = verify_descriptor(message.data, self._trusted_keys)
+        except DescriptorRejectedError as exc:
+            await self._dead_letter(message, exc.code, str(exc))
+            return
+        try:
+            modes = self._node_modes(descriptor)
+        except DefinitionInvalidError as exc:
+            await self._dead_letter(message, exc.code, str(exc))
+            await self._report_failed(descriptor, f"cannot run on pool {self._pool!r}: {exc}")
+            return
+        try:
+            await self._temporal.start_workflow(
+                DagRunWorkflow.run,
+                DagRunInput(
+                    run_id=descriptor.run_id,
+                    pool=descriptor.pool,
+                    definition=descriptor.definition,
+                    input=descriptor.input,
+                    modes=modes,
+                ),
+                id=descriptor.run_id,
+                task_queue=task_queue(descriptor.pool),
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            logger.info("started run %s", descriptor.run_id, extra={"run_id": descriptor.run_id})
+        except WorkflowAlreadyStartedError:
+            logger.info(
+                "run %s already started; duplicate delivery acknowledged",
+                descriptor.run_id,
+                extra={"run_id": descriptor.run_id},
+            )
+        except Exception:
+            logger.exception("could not start run %s; will retry", descriptor.run_id)
+            await message.nak(delay=2.0)
+            return
+        await message.ack()
+
+    def _node_modes(self, descriptor: RunDescriptor) -> dict[str, NodeMode]:
+        definition = parse_definition(descriptor.definition, self._registry)
+        modes: dict[str, NodeMode] = {}
+        for node in definition.nodes:
+            node_cls = self._registry.get(node.type)
+            modes[node.type] = (
+                "pure" if node_cls.pure else "local" if node_cls.lightweight else "activity"
+            )
+        return modes
+
+    async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
+        logger.warning("refused descriptor (%s): %s", code, reason)
+        await self._js.publish(
+            dead_letter_subject(self._pool),
+            message.data,
+            headers={"Flowforge-Reason": code, "Flowforge-Error": reason[:1000]},
+        )
+        await message.term()
+
+    async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
+        event = RunEvent.create(
+            descriptor.run_id, "run.failed", datetime.now(UTC), error=error
+        )
+        await self._js.publish(
+            events_subject(descriptor.pool), event.to_bytes(), headers={"Nats-Msg-Id": event.event_id}
+        )

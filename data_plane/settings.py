@@ -1,0 +1,46 @@
+"""Settings of a data-plane process (agent + worker), read from `FLOWFORGE_DP_*`."""
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from data_plane.errors import SettingsError
+from data_plane.protocol import DEFAULT_POOL, key_id_of
+
+
+class DataPlaneSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOWFORGE_DP_", extra="forbid")
+
+    pool: str = Field(DEFAULT_POOL, description="Worker pool this process serves.")
+    temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = Field("default", description="Temporal namespace.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM files of control-plane public keys whose descriptors may run.",
+    )
+
+
+def load_trusted_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
+    """Read public keys and index them by key id.
+
+    Raises:
+        SettingsError: a file is missing or holds no Ed25519 public key.
+    """
+    keys: dict[str, Ed25519PublicKey] = {}
+    for path in paths:
+        try:
+            key = load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"trusted key {path}: {exc}") from exc
+        if not isinstance(key, Ed25519PublicKey):
+            raise SettingsError(f"trusted key {path}: not an Ed25519 public key")
+        keys[key_id_of(key)] = key
+    if not keys:
+        raise SettingsError(
+            "no trusted keys: set FLOWFORGE_DP_TRUSTED_KEYS to the control plane's public key file"
+        )
+    return keys

@@ -1,0 +1,54 @@
+"""The Temporal worker of a pool and the process that runs it beside an agent."""
+
+import asyncio
+import logging
+
+import nats
+from nats.aio.client import Client as NatsClient
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from connectors_sdk import NodeRegistry
+from data_plane.activities.nodes import NodeActivities
+from data_plane.agent import Agent
+from data_plane.protocol import ensure_streams, task_queue
+from data_plane.settings import DataPlaneSettings, load_trusted_keys
+from data_plane.workflows.dag import DagRunWorkflow
+
+logger = logging.getLogger(__name__)
+
+
+def build_worker(client: Client, nc: NatsClient, registry: NodeRegistry, pool: str) -> Worker:
+    activities = NodeActivities(registry, nc.jetstream())
+    return Worker(
+        client,
+        task_queue=task_queue(pool),
+        workflows=[DagRunWorkflow],
+        activities=[activities.run_node, activities.publish_events],
+    )
+
+
+async def connect_temporal(address: str, namespace: str) -> Client:
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+async def serve(
+    settings: DataPlaneSettings, registry: NodeRegistry, stop: asyncio.Event
+) -> None:
+    """Run one agent and one worker for `settings.pool` until `stop` is set."""
+    trusted_keys = load_trusted_keys(settings.trusted_keys)
+    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    nc = await nats.connect(settings.nats_url, drain_timeout=5, max_reconnect_attempts=-1)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        agent = Agent(js, client, registry, trusted_keys, settings.pool)
+        worker = build_worker(client, nc, registry, settings.pool)
+        async with worker:
+            logger.info("data plane ready: pool %s", settings.pool)
+            await agent.run(stop)
+    finally:
+        await nc.close()

@@ -1,0 +1,217 @@
+"""`DagRunWorkflow`: the deterministic interpreter of a workflow definition.
+
+Orchestration only: no I/O, no clocks but `workflow.now()`. Every node gets a task at start;
+a node waits for the outcome of each predecessor, then runs or is skipped:
+
+- it runs when it has no predecessors, or when at least one incoming edge is active (the
+  source succeeded and the edge's port, if any, is the port the source chose);
+- it is skipped when no incoming edge is active (an if-branch not taken), or when the run
+  has already failed.
+
+Pure nodes (`core.if`, `core.transform`) are evaluated here with no activity at all;
+lightweight nodes run as local activities; the rest as activities on the pool's task queue.
+Events the workflow produces itself travel with the next activity call, or are published
+by one local activity when the run ends.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from connectors_sdk import (
+        ExpressionError,
+        NodeSpec,
+        WorkflowDefinition,
+        evaluate,
+    )
+    from connectors_sdk.nodes.control import If, Transform
+    from data_plane.activities.nodes import NodeActivities
+    from data_plane.messages import (
+        DagRunInput,
+        DagRunResult,
+        PublishEventsInput,
+        RunNodeInput,
+        RunNodeResult,
+    )
+    from data_plane.protocol import EventKind, RunEvent, task_queue
+
+PURE_NODES = {If.type: If, Transform.type: Transform}
+
+
+@dataclass
+class NodeOutcome:
+    status: str  # SUCCEEDED | FAILED | SKIPPED
+    output: dict[str, Any] | None = None
+    port: str | None = None
+
+
+class NodeFailedError(Exception):
+    def __init__(self, node_id: str, message: str) -> None:
+        super().__init__(f"node {node_id!r} failed: {message}")
+        self.node_id = node_id
+
+
+@workflow.defn
+class DagRunWorkflow:
+    def __init__(self) -> None:
+        self._pending: list[RunEvent] = []
+        self._outcomes: dict[str, asyncio.Future[NodeOutcome]] = {}
+        self._outputs: dict[str, dict[str, Any]] = {}
+        self._failure: NodeFailedError | None = None
+
+    @workflow.run
+    async def run(self, params: DagRunInput) -> DagRunResult:
+        self._params = params
+        self._definition = WorkflowDefinition.model_validate(params.definition)
+        self._emit("run.started", input=params.input)
+        loop = asyncio.get_running_loop()
+        order = self._definition.topological_order()
+        self._outcomes = {node_id: loop.create_future() for node_id in order}
+        await asyncio.gather(*(self._visit(self._definition.node(n)) for n in order))
+
+        if self._failure is not None:
+            await self._finish("run.failed", error=str(self._failure))
+            raise ApplicationError(str(self._failure), type="RunFailed", non_retryable=True)
+        try:
+            output = self._run_output()
+        except ExpressionError as exc:
+            await self._finish("run.failed", error=f"workflow output: {exc}")
+            raise ApplicationError(f"workflow output: {exc}", non_retryable=True) from exc
+        await self._finish("run.succeeded", output=output)
+        return DagRunResult(status="SUCCEEDED", output=output)
+
+    async def _visit(self, node: NodeSpec) -> None:
+        incoming = self._definition.predecessors(node.id)
+        active = not incoming
+        for edge in incoming:
+            outcome = await self._outcomes[edge.source]
+            if outcome.status == "SUCCEEDED" and edge.port in (None, outcome.port):
+                active = True
+        if not active or self._failure is not None:
+            self._emit("node.skipped", node.id)
+            self._outcomes[node.id].set_result(NodeOutcome("SKIPPED"))
+            return
+        try:
+            result = await self._execute(node)
+        except NodeFailedError as exc:
+            self._failure = self._failure or exc
+            self._outcomes[node.id].set_result(NodeOutcome("FAILED"))
+            return
+        self._outputs[node.id] = result.output
+        self._outcomes[node.id].set_result(NodeOutcome("SUCCEEDED", result.output, result.port))
+
+    async def _execute(self, node: NodeSpec) -> RunNodeResult:
+        context: dict[str, Any] = {"input": self._params.input, "nodes": self._outputs}
+        try:
+            node_input = evaluate(
+                node.inputs
+                if node.inputs is not None
+                else self._definition.default_input_expression(node.id),
+                context,
+            )
+            config = evaluate(node.config, {**context, "node": {"input": node_input}})
+        except ExpressionError as exc:
+            self._emit("node.failed", node.id, error=str(exc))
+            raise NodeFailedError(node.id, str(exc)) from exc
+
+        mode = self._params.modes.get(node.type, "activity")
+        if mode == "pure":
+            return self._evaluate_pure(node, config, node_input)
+        return await self._run_activity(node, mode, config, node_input)
+
+    def _evaluate_pure(self, node: NodeSpec, config: Any, node_input: Any) -> RunNodeResult:
+        self._emit("node.started", node.id, input=node_input)
+        node_cls = PURE_NODES[node.type]
+        try:
+            result = node_cls().evaluate(
+                node_cls.Config.model_validate(config), node_cls.Input.model_validate(node_input)
+            )
+        except Exception as exc:
+            # Pure nodes only validate and compute; any error is the definition's or the data's.
+            self._emit("node.failed", node.id, error=str(exc))
+            raise NodeFailedError(node.id, str(exc)) from exc
+        self._emit("node.succeeded", node.id, output=result.output)
+        return RunNodeResult(output=result.output, port=result.port)
+
+    async def _run_activity(
+        self, node: NodeSpec, mode: str, config: Any, node_input: Any
+    ) -> RunNodeResult:
+        retry = node.retry
+        request = RunNodeInput(
+            run_id=self._params.run_id,
+            pool=self._params.pool,
+            node_id=node.id,
+            node_type=node.type,
+            config=config,
+            input=node_input,
+            max_attempts=retry.max_attempts,
+            events=self._take_pending(),
+        )
+        policy = RetryPolicy(
+            initial_interval=retry.initial_interval,
+            backoff_coefficient=retry.backoff,
+            maximum_interval=max(retry.max_interval, retry.initial_interval),
+            maximum_attempts=retry.max_attempts,
+        )
+        try:
+            if mode == "local":
+                return await workflow.execute_local_activity_method(
+                    NodeActivities.run_node,
+                    request,
+                    activity_id=node.id,
+                    start_to_close_timeout=node.timeout,
+                    retry_policy=policy,
+                )
+            return await workflow.execute_activity_method(
+                NodeActivities.run_node,
+                request,
+                activity_id=node.id,
+                task_queue=task_queue(node.pool or self._params.pool),
+                start_to_close_timeout=node.timeout,
+                retry_policy=policy,
+            )
+        except ActivityError as exc:
+            message = _failure_message(exc)
+            self._emit("node.failed", node.id, error=message)
+            raise NodeFailedError(node.id, message) from exc
+
+    def _run_output(self) -> Any:
+        if self._definition.output is not None:
+            context = {"input": self._params.input, "nodes": self._outputs}
+            return evaluate(self._definition.output, context)
+        return {
+            node.id: self._outputs[node.id]
+            for node in self._definition.nodes
+            if not self._definition.successors(node.id) and node.id in self._outputs
+        }
+
+    def _emit(self, kind: EventKind, node_id: str | None = None, **fields: Any) -> None:
+        self._pending.append(
+            RunEvent.create(self._params.run_id, kind, workflow.now(), node_id, **fields)
+        )
+
+    def _take_pending(self) -> list[RunEvent]:
+        events, self._pending = self._pending, []
+        return events
+
+    async def _finish(self, kind: EventKind, **fields: Any) -> None:
+        self._emit(kind, **fields)
+        await workflow.execute_local_activity_method(
+            NodeActivities.publish_events,
+            PublishEventsInput(pool=self._params.pool, events=self._take_pending()),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
+        )
+
+
+def _failure_message(exc: ActivityError) -> str:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause or exc)

@@ -1,0 +1,19 @@
+"""The `flowforge` command."""
+
+import typer
+
+from flowforge.cli import runs, workflow
+from flowforge.cli.dev import dev
+
+app = typer.Typer(
+    help="FlowForge: publish workflows, start and inspect runs, run the dev stack.",
+    no_args_is_help=True,
+)
+app.command()(dev)
+app.command("run")(runs.run_command)
+app.add_typer(workflow.app, name="workflow")
+app.add_typer(runs.app, name="runs")
+
+
+def main() -> None:
+    app()

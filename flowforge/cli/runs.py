@@ -1,0 +1,175 @@
+"""`flowforge run` and `flowforge runs ...`: start runs and look at them."""
+
+import json as jsonlib
+import time
+from typing import Annotated, Any
+
+import typer
+
+from flowforge.cli.client import GraphQLClient, connect, fail, print_json
+from flowforge.cli.options import DataDir, Json, Project, Token, Url
+from flowforge.cli.workflow import default_project
+
+app = typer.Typer(help="Show and list runs.", no_args_is_help=True)
+
+RUN_FIELDS = """
+id workflowId version status pool input output error createdAt startedAt finishedAt
+nodes { nodeId status attempts input output error startedAt finishedAt }
+"""
+START = f"""
+mutation Start($workflowId: ID!, $version: Int, $input: JSON, $key: String) {{
+  startRun(workflowId: $workflowId, version: $version, input: $input, idempotencyKey: $key) {{
+    {RUN_FIELDS}
+  }}
+}}"""
+SHOW = f"query($id: ID!) {{ run(id: $id) {{ {RUN_FIELDS} }} }}"
+FIND = "query($p: ID!, $n: String!) { workflow(projectId: $p, name: $n) { id } }"
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+SYMBOLS = {
+    "RUNNING": "▶",
+    "RETRYING": "↻",
+    "SUCCEEDED": "✓",
+    "FAILED": "✗",
+    "SKIPPED": "-",
+    "PENDING": "·",
+}
+
+
+def run_command(
+    workflow: Annotated[str, typer.Argument(help="Workflow name.")],
+    input: Annotated[str, typer.Option("--input", "-i", help="Run input as JSON.")] = "{}",
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option("--idempotency-key", help="Never start twice for this key.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait and print node progress.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
+    project: Project = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """Start a run of a workflow.
+
+    Example: flowforge run hello --input '{"name": "Ada"}' --wait
+    """
+    try:
+        run_input = jsonlib.loads(input)
+    except ValueError as exc:
+        fail(f"--input is not JSON: {exc}")
+    client = connect(url, token, data_dir)
+    project_id = project or default_project(client)
+    found = client.execute(FIND, p=project_id, n=workflow)["workflow"]
+    if found is None:
+        fail(f"no workflow named {workflow!r}; publish it with `flowforge workflow push FILE`")
+    run = client.execute(
+        START, workflowId=found["id"], version=version, input=run_input, key=idempotency_key
+    )["startRun"]
+    if not json:
+        typer.echo(f"run {run['id']} {run['status']} ({workflow} v{run['version']})")
+    if wait:
+        run = _follow(client, run["id"], timeout, quiet=json)
+    if json:
+        print_json(run)
+    elif wait:
+        _print_outcome(run)
+    if wait and run["status"] != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+def _follow(client: GraphQLClient, run_id: str, timeout: float, quiet: bool) -> dict[str, Any]:
+    seen: dict[str, tuple[str, int]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.execute(SHOW, id=run_id)["run"]
+        for node in run["nodes"]:
+            state = (node["status"], node["attempts"])
+            if seen.get(node["nodeId"]) != state and not quiet:
+                _print_node(node)
+            seen[node["nodeId"]] = state
+        if run["status"] in TERMINAL:
+            return dict(run)
+        if time.monotonic() > deadline:
+            fail(f"run {run_id} still {run['status']} after {timeout:.0f} s", code=2)
+        time.sleep(0.2)
+
+
+def _print_node(node: dict[str, Any]) -> None:
+    line = f"  {SYMBOLS.get(node['status'], '?')} {node['nodeId']} {node['status'].lower()}"
+    if node["attempts"] > 1:
+        line += f" (attempt {node['attempts']})"
+    if node["error"] and node["status"] in ("RETRYING", "FAILED"):
+        line += f": {node['error']}"
+    typer.echo(line)
+
+
+def _print_outcome(run: dict[str, Any]) -> None:
+    color = typer.colors.GREEN if run["status"] == "SUCCEEDED" else typer.colors.RED
+    typer.secho(f"run {run['id']} {run['status']}", fg=color)
+    if run["error"]:
+        typer.echo(f"error: {run['error']}")
+    if run["output"] is not None:
+        typer.echo(jsonlib.dumps(run["output"], indent=2, sort_keys=True))
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """Show a run: status, and each node's status, attempts, input, output and error.
+
+    Example: flowforge runs show 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed
+    """
+    run = connect(url, token, data_dir).execute(SHOW, id=run_id)["run"]
+    if json:
+        print_json(run)
+        return
+    typer.echo(f"run {run['id']}  {run['status']}  version {run['version']}  pool {run['pool']}")
+    typer.echo(
+        f"  created {run['createdAt']}  started {run['startedAt']}  finished {run['finishedAt']}"
+    )
+    typer.echo(f"  input  {jsonlib.dumps(run['input'], sort_keys=True)}")
+    for node in run["nodes"]:
+        _print_node(node)
+        typer.echo(f"      input  {jsonlib.dumps(node['input'], sort_keys=True)}")
+        if node["output"] is not None:
+            typer.echo(f"      output {jsonlib.dumps(node['output'], sort_keys=True)}")
+    if run["error"]:
+        typer.echo(f"  error  {run['error']}")
+    if run["output"] is not None:
+        typer.echo(f"  output {jsonlib.dumps(run['output'], sort_keys=True)}")
+
+
+@app.command("list")
+def list_runs(
+    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    first: Annotated[int, typer.Option(help="How many.")] = 20,
+    project: Project = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """List the latest runs of a project.
+
+    Example: flowforge runs list --status FAILED
+    """
+    client = connect(url, token, data_dir)
+    project_id = project or default_project(client)
+    data = client.execute(
+        "query($p: ID!, $s: RunStatus, $f: Int!) { runs(projectId: $p, status: $s, first: $f) "
+        "{ nodes { id workflowId version status createdAt } } }",
+        p=project_id,
+        s=status.upper() if status else None,
+        f=first,
+    )["runs"]["nodes"]
+    if json:
+        print_json(data)
+        return
+    for run in data:
+        typer.echo(f"{run['id']}  {run['status']:<9}  v{run['version']}  {run['createdAt']}")

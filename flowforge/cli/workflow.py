@@ -1,0 +1,101 @@
+"""`flowforge workflow ...`: publish and list workflows."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connectors_sdk import load_definition_file
+from flowforge.cli.client import GraphQLClient, connect, fail, print_json
+from flowforge.cli.options import DataDir, Json, Project, Token, Url
+
+app = typer.Typer(help="Publish and list workflows.", no_args_is_help=True)
+
+PUBLISH = """
+mutation Publish($projectId: ID!, $definition: JSON!) {
+  publishWorkflow(projectId: $projectId, definition: $definition) {
+    __typename
+    ... on WorkflowVersion { id workflowId name version sha256 createdAt }
+    ... on ValidationFailed { errors { nodeId field message } }
+  }
+}"""
+
+PROJECTS = "{ workspaces { id name } projects { id name workspaceId } }"
+
+
+def default_project(client: GraphQLClient) -> str:
+    data = client.execute(PROJECTS)
+    workspaces = {w["id"]: w["name"] for w in data["workspaces"]}
+    for project in data["projects"]:
+        if project["name"] == "default" and workspaces.get(project["workspaceId"]) == "default":
+            return str(project["id"])
+    fail("no default project; pass --project")
+
+
+@app.command()
+def push(
+    files: Annotated[list[Path], typer.Argument(help="Definition files (.yaml, .yml, .json).")],
+    project: Project = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """Publish each definition file as a new workflow version.
+
+    Example: flowforge workflow push examples/hello.yaml
+    """
+    client = connect(url, token, data_dir)
+    project_id = project or default_project(client)
+    failed = False
+    results = []
+    for path in files:
+        try:
+            definition = load_definition_file(path)
+        except Exception as exc:
+            fail(f"{path}: {exc}")
+        result = client.execute(PUBLISH, projectId=project_id, definition=definition)
+        published = result["publishWorkflow"]
+        results.append({"file": str(path), **published})
+        if published["__typename"] == "ValidationFailed":
+            failed = True
+            if not json:
+                typer.secho(f"{path}: refused", fg=typer.colors.RED, err=True)
+                for issue in published["errors"]:
+                    where = f"node {issue['nodeId']}, " if issue["nodeId"] else ""
+                    typer.echo(f"  {where}{issue['field']}: {issue['message']}", err=True)
+        elif not json:
+            typer.echo(
+                f"{path}: {published['name']} version {published['version']} "
+                f"(sha256 {published['sha256'][:12]}, workflow id {published['workflowId']})"
+            )
+    if json:
+        print_json(results)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_workflows(
+    project: Project = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """List the workflows of a project with their versions.
+
+    Example: flowforge workflow list
+    """
+    client = connect(url, token, data_dir)
+    project_id = project or default_project(client)
+    data = client.execute(
+        "query($p: ID!) { workflows(projectId: $p) { id name versions { version sha256 } } }",
+        p=project_id,
+    )
+    if json:
+        print_json(data["workflows"])
+        return
+    for workflow in data["workflows"]:
+        versions = ", ".join(str(v["version"]) for v in workflow["versions"])
+        typer.echo(f"{workflow['name']}  id {workflow['id']}  versions {versions}")

@@ -1,0 +1,173 @@
+"""The embedded dev stack behind `flowforge dev`: every component on one machine.
+
+Layout of the data directory (everything persists, so a restart loses nothing)::
+
+    temporal/      Temporal dev server (SQLite)
+    nats/          NATS JetStream storage
+    openbao/       OpenBao file storage and its unseal key (init.json, mode 0600)
+    registry.db    control-plane registry (SQLite)
+    signing-key.pem, signing-key.pub.pem   descriptor signing key pair
+    admin-token    API token of the admin (mode 0600)
+    logs/          one log file per component
+"""
+
+import os
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from control_plane.auth import generate_token
+from control_plane.signing import load_or_create_signing_key, public_key_path
+from flowforge.servers import (
+    ServerProcess,
+    ServerStartError,
+    port_is_free,
+    start_nats,
+    start_openbao,
+    start_process,
+    start_temporal,
+)
+
+
+@dataclass(frozen=True)
+class DevPorts:
+    api: int = 8080
+    temporal: int = 7233
+    temporal_ui: int = 8233
+    nats: int = 4222
+    vault: int = 8200
+
+
+@dataclass
+class DevStack:
+    data_dir: Path
+    ports: DevPorts
+    report: Callable[[str], None]
+    processes: list[ServerProcess] = field(default_factory=list)
+    admin_token: str = ""
+
+    @property
+    def graphql_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.api}/graphql"
+
+    def start(self) -> None:
+        """Start every component in dependency order; on failure stop what started."""
+        self._check_ports()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "logs").mkdir(exist_ok=True)
+        self.admin_token = _admin_token(self.data_dir / "admin-token")
+        key_path = self.data_dir / "signing-key.pem"
+        load_or_create_signing_key(key_path)
+        try:
+            temporal = self._step(
+                "Temporal",
+                lambda: start_temporal(
+                    self.data_dir / "temporal", self.ports.temporal, ui_port=self.ports.temporal_ui
+                ),
+            )
+            nats = self._step("NATS JetStream", lambda: start_nats(self.data_dir / "nats", self.ports.nats))
+            self._step("OpenBao", lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0])
+            self._step("control plane", lambda: self._start_control_plane(nats.address, key_path))
+            self._step(
+                "data plane (agent + worker, pool 'default')",
+                lambda: self._start_data_plane(temporal.address, nats.address, key_path),
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    def _check_ports(self) -> None:
+        options = {
+            "--port": self.ports.api,
+            "--temporal-port": self.ports.temporal,
+            "--temporal-ui-port": self.ports.temporal_ui,
+            "--nats-port": self.ports.nats,
+            "--vault-port": self.ports.vault,
+        }
+        for option, port in options.items():
+            if not port_is_free(port):
+                raise ServerStartError(
+                    "flowforge dev",
+                    f"cannot start: port {port} is in use; stop what holds it or pass "
+                    f"{option} with a free port",
+                )
+
+    def _step(self, title: str, start: Callable[[], ServerProcess]) -> ServerProcess:
+        self.report(f"  starting {title} ...")
+        began = time.monotonic()
+        process = start()
+        self.processes.append(process)
+        self.report(f"  ✓ {title} ready at {process.address} ({time.monotonic() - began:.1f} s)")
+        return process
+
+    def _start_control_plane(self, nats_url: str, key_path: Path) -> ServerProcess:
+        env = {
+            "FLOWFORGE_CP_PORT": str(self.ports.api),
+            "FLOWFORGE_CP_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'registry.db'}",
+            "FLOWFORGE_CP_NATS_URL": nats_url,
+            "FLOWFORGE_CP_SIGNING_KEY_PATH": str(key_path),
+            "FLOWFORGE_CP_ADMIN_TOKEN": self.admin_token,
+        }
+        return start_process(
+            "control plane",
+            [sys.executable, "-m", "control_plane"],
+            address=self.graphql_url,
+            log_path=self.data_dir / "logs" / "control-plane.log",
+            is_ready=lambda: _http_ok(f"http://127.0.0.1:{self.ports.api}/readyz"),
+            env=env,
+        )
+
+    def _start_data_plane(self, temporal: str, nats_url: str, key_path: Path) -> ServerProcess:
+        env = {
+            "FLOWFORGE_DP_TEMPORAL_ADDRESS": temporal,
+            "FLOWFORGE_DP_NATS_URL": nats_url,
+            "FLOWFORGE_DP_TRUSTED_KEYS": f'["{public_key_path(key_path)}"]',
+        }
+        log_path = self.data_dir / "logs" / "data-plane.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        return start_process(
+            "data plane",
+            [sys.executable, "-m", "data_plane"],
+            address="pool default",
+            log_path=log_path,
+            is_ready=lambda: b"data plane ready" in _read_from(log_path, offset),
+            env=env,
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+    def first_exited(self) -> ServerProcess | None:
+        return next((p for p in self.processes if not p.running), None)
+
+
+def _admin_token(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    token = generate_token()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token + "\n")
+    return token
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _read_from(path: Path, offset: int) -> bytes:
+    try:
+        with path.open("rb") as file:
+            file.seek(offset)
+            return file.read()
+    except OSError:
+        return b""

@@ -1,0 +1,170 @@
+"""Publish → run → result, through GraphQL, NATS and Temporal, on both databases."""
+
+from typing import Any
+
+from fixtures.http_peer import HttpPeer
+from fixtures.stack import Stack
+
+
+def definition(name: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], **extra: Any):
+    return {"apiVersion": "flowforge/v1", "name": name, "nodes": nodes, "edges": edges, **extra}
+
+
+def nodes_by_id(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {node["nodeId"]: node for node in run["nodes"]}
+
+
+async def test_published_workflow_runs_to_success_with_node_outputs(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    flow = definition(
+        "fetch-and-shape",
+        nodes=[
+            {
+                "id": "fetch",
+                "type": "core.http",
+                "config": {"method": "POST", "url": http_peer.url("/echo")},
+                "inputs": {"body": {"city": "${ .input.city }"}},
+            },
+            {
+                "id": "shape",
+                "type": "core.transform",
+                "config": {"value": {"city": "${ .nodes.fetch.body.body.city }", "ok": True}},
+            },
+        ],
+        edges=[{"from": "fetch", "to": "shape"}],
+        input={"type": "object", "properties": {"city": {"type": "string"}}},
+    )
+    run = await stack.run_to_end(flow, {"city": "Lyon"})
+
+    assert run["status"] == "SUCCEEDED", run
+    assert run["output"] == {"shape": {"city": "Lyon", "ok": True}}
+    nodes = nodes_by_id(run)
+    assert nodes["fetch"]["status"] == "SUCCEEDED"
+    assert nodes["fetch"]["attempts"] == 1
+    assert nodes["fetch"]["input"] == {"body": {"city": "Lyon"}}
+    assert nodes["fetch"]["output"]["status"] == 200
+    assert nodes["shape"]["output"] == {"city": "Lyon", "ok": True}
+    assert run["startedAt"] is not None
+    assert run["finishedAt"] is not None
+    assert http_peer.hits["/echo"] == 1
+
+
+IF_FLOW = definition(
+    "branching",
+    nodes=[
+        {"id": "check", "type": "core.if", "config": {"condition": "${ .input.temp > 25 }"}},
+        {"id": "cool", "type": "core.transform", "config": {"value": {"action": "cool"}}},
+        {"id": "idle", "type": "core.transform", "config": {"value": {"action": "idle"}}},
+    ],
+    edges=[
+        {"from": "check", "port": "true", "to": "cool"},
+        {"from": "check", "port": "false", "to": "idle"},
+    ],
+)
+
+
+async def test_if_branch_taken_runs_only_the_true_side(stack: Stack) -> None:
+    run = await stack.run_to_end(IF_FLOW, {"temp": 30})
+
+    assert run["status"] == "SUCCEEDED", run
+    nodes = nodes_by_id(run)
+    assert nodes["cool"]["status"] == "SUCCEEDED"
+    assert nodes["idle"]["status"] == "SKIPPED"
+    assert run["output"] == {"cool": {"action": "cool"}}
+
+
+async def test_if_branch_not_taken_runs_only_the_false_side(stack: Stack) -> None:
+    run = await stack.run_to_end(IF_FLOW, {"temp": 10})
+
+    assert run["status"] == "SUCCEEDED", run
+    nodes = nodes_by_id(run)
+    assert nodes["cool"]["status"] == "SKIPPED"
+    assert nodes["idle"]["status"] == "SUCCEEDED"
+    assert run["output"] == {"idle": {"action": "idle"}}
+
+
+async def test_parallel_branches_are_joined(stack: Stack, http_peer: HttpPeer) -> None:
+    flow = definition(
+        "fan-out-fan-in",
+        nodes=[
+            {"id": "start", "type": "core.transform", "config": {"value": {"n": "${ .input.n }"}}},
+            {
+                "id": "left",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/slow?seconds=0.3")},
+                "inputs": {},
+            },
+            {
+                "id": "right",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/slow?seconds=0.3")},
+                "inputs": {},
+            },
+            {
+                "id": "join",
+                "type": "core.transform",
+                "config": {
+                    "value": {
+                        "both": "${ [.node.input.left.body.slept, .node.input.right.body.slept] }"
+                    }
+                },
+            },
+        ],
+        edges=[
+            {"from": "start", "to": "left"},
+            {"from": "start", "to": "right"},
+            {"from": "left", "to": "join"},
+            {"from": "right", "to": "join"},
+        ],
+    )
+    run = await stack.run_to_end(flow, {"n": 1})
+
+    assert run["status"] == "SUCCEEDED", run
+    assert run["output"] == {"join": {"both": [0.3, 0.3]}}
+    nodes = nodes_by_id(run)
+    # The branches overlapped: each started before the other finished.
+    assert nodes["left"]["startedAt"] < nodes["right"]["finishedAt"]
+    assert nodes["right"]["startedAt"] < nodes["left"]["finishedAt"]
+    assert http_peer.hits["/slow"] == 2
+
+
+async def test_failing_node_is_retried_then_fails_the_run(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    flow = definition(
+        "always-fails",
+        nodes=[
+            {
+                "id": "call",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/status/503")},
+                "retry": {"max_attempts": 3, "initial_interval": "100ms", "backoff": 1.0},
+            },
+            {"id": "after", "type": "core.transform", "config": {"value": {"never": True}}},
+        ],
+        edges=[{"from": "call", "to": "after"}],
+    )
+    run = await stack.run_to_end(flow)
+
+    assert run["status"] == "FAILED", run
+    assert "503" in run["error"]
+    nodes = nodes_by_id(run)
+    assert nodes["call"]["status"] == "FAILED"
+    assert nodes["call"]["attempts"] == 3
+    assert "503" in nodes["call"]["error"]
+    assert nodes["after"]["status"] == "SKIPPED"
+    assert http_peer.hits["/status/503"] == 3
+
+
+async def test_client_error_is_not_retried(stack: Stack, http_peer: HttpPeer) -> None:
+    flow = definition(
+        "not-found",
+        nodes=[{"id": "call", "type": "core.http", "config": {"url": http_peer.url("/status/404")}}],
+        edges=[],
+    )
+    run = await stack.run_to_end(flow)
+
+    assert run["status"] == "FAILED", run
+    assert nodes_by_id(run)["call"]["attempts"] == 1
+    assert http_peer.hits["/status/404"] == 1
