@@ -213,14 +213,17 @@ class WorkflowDefinition(BaseModel):
     def topological_order(self) -> list[str]:
         """Return the node ids so that every edge points forward.
 
-        Ties keep definition order, so the order is deterministic. Edges naming unknown
+        Deterministic: of the nodes ready at each step, the first in definition order
+        comes first. Edges naming unknown
         nodes are ignored (validation reports them).
 
         Raises:
             DefinitionInvalidError: The edges form a cycle.
         """
         ids = [spec.id for spec in self.nodes]
-        index = {node_id: i for i, node_id in reversed(list(enumerate(ids)))}
+        index: dict[str, int] = {}
+        for i, node_id in enumerate(ids):
+            index.setdefault(node_id, i)
         edges = [(e.source, e.to) for e in self.edges if e.source in index and e.to in index]
         indegree = dict.fromkeys(index, 0)
         outgoing: dict[str, list[str]] = {node_id: [] for node_id in index}
@@ -393,10 +396,7 @@ def load_definition_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise _unreadable(f"{file}: cannot read: {exc}") from exc
     try:
-        if suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.load(text, Loader=_JSONSafeLoader)
+        data = json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_JSONSafeLoader)
     except json.JSONDecodeError as exc:
         raise _unreadable(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:

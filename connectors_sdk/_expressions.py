@@ -250,8 +250,7 @@ class _Evaluator:
         if len(expressions) == 1 and all(not part.strip() for part in literal):
             return self._run(expressions[0].program)
         return "".join(
-            part if isinstance(part, str) else _stringify(self._run(part.program))
-            for part in parts
+            part if isinstance(part, str) else _stringify(self._run(part.program)) for part in parts
         )
 
     def _run(self, program: str) -> Any:

@@ -19,6 +19,7 @@ Pure nodes (`pure = True`) implement a synchronous `evaluate` instead; the inter
 calls it inside the workflow, so it must do no I/O and read no clock.
 """
 
+import builtins
 import inspect
 import logging
 import re
@@ -100,9 +101,10 @@ class Node:
     version: ClassVar[int] = 1
     title: ClassVar[str]
     description: ClassVar[str]
-    Input: ClassVar[type[BaseModel]] = AnyObject
-    Output: ClassVar[type[BaseModel]] = AnyObject
-    Config: ClassVar[type[BaseModel]] = AnyObject
+    # `builtins.type`: inside this class body, `type` is the node type name.
+    Input: ClassVar[builtins.type[BaseModel]] = AnyObject
+    Output: ClassVar[builtins.type[BaseModel]] = AnyObject
+    Config: ClassVar[builtins.type[BaseModel]] = AnyObject
     ports: ClassVar[tuple[str, ...]] = ()
     pure: ClassVar[bool] = False
     lightweight: ClassVar[bool] = False

@@ -150,9 +150,7 @@ class _Checker:
         known = ", ".join(cls.type for cls in self.registry.types()) or "(none)"
         for spec in self.defn.nodes:
             if spec.type not in self.registry:
-                self.add(
-                    spec.id, "type", f"unknown node type {spec.type!r}; known types: {known}"
-                )
+                self.add(spec.id, "type", f"unknown node type {spec.type!r}; known types: {known}")
 
     def check_configs(self) -> None:
         for node_id, cls in self.classes.items():
@@ -201,9 +199,7 @@ class _Checker:
                 f"node {source!r} ({cls.type}) has no ports; remove port {port!r}",
             )
         elif port is not None and port not in cls.ports:
-            self.add(
-                source, field, f"{port!r} is not a port of {cls.type}; its ports are {ports}"
-            )
+            self.add(source, field, f"{port!r} is not a port of {cls.type}; its ports are {ports}")
 
     def check_cycles(self) -> None:
         for cycle in find_cycles(list(self.specs), self.graph_edges):
@@ -281,10 +277,9 @@ def _under_expression(value: Any, loc: tuple[int | str, ...]) -> bool:
     for part in loc:
         if is_expression(current):
             return True
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            current = current[part]
-        else:
+        in_mapping = isinstance(current, Mapping) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if not (in_mapping or in_list):
             return False
+        current = current[part]
     return is_expression(current)

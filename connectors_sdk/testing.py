@@ -1,7 +1,7 @@
 """A local harness that runs one node the way the data plane does.
 
-    result = await run_node(HttpRequest, {"url": url}, {})
-    assert result.status == 200
+result = await run_node(HttpRequest, {"url": url}, {})
+assert result.status == 200
 """
 
 import logging
@@ -49,12 +49,10 @@ async def run_node(
     if node_cls.pure:
         result = node.evaluate(node_config, node_input)
         output = node_cls.Output.model_validate(result.output).model_dump(mode="json")
-        if result.port != (result.port if node_cls.ports else None) or (
-            node_cls.ports and result.port not in node_cls.ports
-        ):
+        allowed: tuple[str | None, ...] = node_cls.ports or (None,)
+        if result.port not in allowed:
             raise ConnectorError(
-                f"{node_cls.type} returned port {result.port!r}; its ports are "
-                f"{node_cls.ports!r}",
+                f"{node_cls.type} returned port {result.port!r}; its ports are {node_cls.ports!r}",
                 code="bad_port",
             )
         return NodeResult(output=output, port=result.port)
@@ -68,5 +66,7 @@ async def run_node(
         ),
         secrets=dict(secrets or {}),
     )
-    output = await node.run(ctx, node_config, node_input)
-    return node_cls.Output.model_validate(output.model_dump(mode="json"))
+    returned: Any = await node.run(ctx, node_config, node_input)
+    if isinstance(returned, BaseModel):
+        returned = returned.model_dump(mode="json")
+    return node_cls.Output.model_validate(returned)

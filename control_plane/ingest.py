@@ -44,7 +44,7 @@ class EventIngestor:
             while True:
                 try:
                     messages = await subscription.fetch(64, timeout=1.0)
-                except NatsTimeoutError:
+                except (NatsTimeoutError, TimeoutError):
                     continue
                 for message in messages:
                     await self._ingest(message.data)

@@ -64,7 +64,7 @@ class Agent:
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(16, timeout=0.5)
-                except NatsTimeoutError:
+                except (NatsTimeoutError, TimeoutError):
                     continue
                 for message in messages:
                     await self.handle(message)

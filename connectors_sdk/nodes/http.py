@@ -57,15 +57,15 @@ class HttpRequest(Node):
             if not any(name.lower() == "content-type" for name in headers):
                 headers["Content-Type"] = "application/json"
         with _map_exceptions(request):
+            url = httpx.URL(config.url)
+            if input.query:
+                # Added to the URL's own query; httpx's `params=` would replace it.
+                url = url.copy_merge_params(_query_params(input.query))
             async with httpx.AsyncClient(
                 timeout=config.timeout_seconds, follow_redirects=True
             ) as client:
                 response = await client.request(
-                    config.method,
-                    config.url,
-                    params=_query_params(input.query),
-                    headers=headers,
-                    content=content,
+                    config.method, url, headers=headers, content=content
                 )
         if config.fail_on_status:
             _raise_for_status(request, response)

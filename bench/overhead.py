@@ -1,0 +1,162 @@
+"""What a FlowForge node costs, against hand-written Temporal workflows on the same server.
+
+Runs, in one process on one Temporal dev server:
+
+- 40 sequential `bench.fibo` nodes (lightweight: local activities) as a FlowForge run,
+- the same 40 steps as ordinary activities in a hand-written workflow (baseline a),
+- the same 40 steps as local activities in a hand-written workflow (baseline b),
+
+and prints the median time of each (Temporal's own start-to-close time, and for FlowForge
+also the time from the `startRun` mutation until GraphQL shows SUCCEEDED), with ratios.
+Then the latency from starting a run to its first node starting, median of 30, beside the
+same figure for a hand-written `start_workflow`.
+
+Usage: python bench/overhead.py [--steps 40] [--repeat 5] [--samples 30]
+"""
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from baseline import STARTS, ActivityChainWorkflow, LocalActivityChainWorkflow, fibo_step
+from fibo_node import Fibo
+
+from connectors_sdk import NodeRegistry
+from flowforge.inprocess import Stack, running_stack, wait_until
+from flowforge.servers import free_port, start_nats, start_temporal
+
+BASELINE_QUEUE = "bench-baseline"
+
+
+def chain(steps: int) -> dict[str, Any]:
+    nodes = [{"id": f"f{i}", "type": "bench.fibo", "config": {"n": 10}} for i in range(steps)]
+    edges = [{"from": f"f{i}", "to": f"f{i + 1}"} for i in range(steps - 1)]
+    return {"apiVersion": "flowforge/v1", "name": f"fibo-{steps}", "nodes": nodes, "edges": edges}
+
+
+async def engine_seconds(client: Client, workflow_id: str) -> float:
+    """Temporal's own start-to-close time of a finished workflow."""
+    described = await client.get_workflow_handle(workflow_id).describe()
+    assert described.close_time is not None
+    return (described.close_time - described.start_time).total_seconds()
+
+
+async def baseline(client: Client, workflow: Any, steps: int, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        workflow_id = f"bench-{uuid.uuid4()}"
+        await client.execute_workflow(workflow, steps, id=workflow_id, task_queue=BASELINE_QUEUE)
+        times.append(await engine_seconds(client, workflow_id))
+    return times
+
+
+async def baseline_start_latency(client: Client, samples: int) -> list[float]:
+    latencies = []
+    for _ in range(samples):
+        workflow_id = f"bench-{uuid.uuid4()}"
+        began = time.perf_counter()
+        handle = await client.start_workflow(
+            LocalActivityChainWorkflow.run, 1, id=workflow_id, task_queue=BASELINE_QUEUE
+        )
+        await handle.result()
+        latencies.append(STARTS[workflow_id] - began)
+    return latencies
+
+
+async def flowforge_runs(stack: Stack, steps: int, repeat: int) -> tuple[list[float], list[float]]:
+    published = await stack.publish(chain(steps))
+    engine, end_to_end = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
+        run = await stack.wait_for_run(run_id, timeout=120, interval=0.005)
+        end_to_end.append(time.perf_counter() - began)
+        assert run["status"] == "SUCCEEDED", run
+        engine.append(await engine_seconds(stack.temporal, run_id))
+    return engine, end_to_end
+
+
+async def flowforge_start_latency(stack: Stack, samples: int) -> list[float]:
+    published = await stack.publish(chain(1))
+    latencies = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
+        await wait_until(lambda run_id=run_id: _started(run_id), timeout=30, interval=0.001)
+        latencies.append(STARTS[run_id] - began)
+        await stack.wait_for_run(run_id, interval=0.01)
+    return latencies
+
+
+async def _started(run_id: str) -> bool:
+    return run_id in STARTS
+
+
+def line(label: str, seconds: float, steps: int, reference: float | None = None) -> str:
+    text = f"  {label:<44} {seconds * 1000:9.1f} ms  {seconds * 1000 / steps:7.2f} ms/step"
+    if reference:
+        text += f"  ratio {seconds / reference:5.2f}"
+    return text
+
+
+async def main(steps: int, repeat: int, samples: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="flowforge-bench-") as tmp:
+        data = Path(tmp)
+        with (
+            start_temporal(data / "temporal", free_port()) as temporal,
+            start_nats(data / "nats", free_port()) as nats,
+        ):
+            registry = NodeRegistry.from_entry_points()
+            registry.register(Fibo)
+            async with running_stack(
+                f"sqlite+aiosqlite:///{data / 'registry.db'}", temporal, nats, data, registry
+            ) as stack:
+                client = stack.temporal
+                async with Worker(
+                    client,
+                    task_queue=BASELINE_QUEUE,
+                    workflows=[ActivityChainWorkflow, LocalActivityChainWorkflow],
+                    activities=[fibo_step],
+                ):
+                    # Warm both paths once so imports and connections are not measured.
+                    await baseline(client, LocalActivityChainWorkflow.run, 2, 1)
+                    await flowforge_runs(stack, 2, 1)
+
+                    a = await baseline(client, ActivityChainWorkflow.run, steps, repeat)
+                    b = await baseline(client, LocalActivityChainWorkflow.run, steps, repeat)
+                    ff_engine, ff_total = await flowforge_runs(stack, steps, repeat)
+                    base_latency = await baseline_start_latency(client, samples)
+                    ff_latency = await flowforge_start_latency(stack, samples)
+
+    ma, mb = statistics.median(a), statistics.median(b)
+    ff, ff_e2e = statistics.median(ff_engine), statistics.median(ff_total)
+    print(f"{steps} sequential fibo(10) steps, median of {repeat} runs each:")
+    print(line("(a) Temporal, ordinary activities", ma, steps))
+    print(line("(b) Temporal, local activities", mb, steps))
+    print(line("FlowForge run (Temporal start-to-close)", ff, steps, mb))
+    print(line("FlowForge run (startRun to SUCCEEDED in API)", ff_e2e, steps, mb))
+    print(f"  FlowForge vs (a): {ff / ma:.2f}   FlowForge vs (b): {ff / mb:.2f}")
+    bl, fl = statistics.median(base_latency), statistics.median(ff_latency)
+    print(f"Start to first node running, median of {samples}:")
+    print(f"  hand-written start_workflow          {bl * 1000:7.1f} ms")
+    print(f"  FlowForge startRun mutation          {fl * 1000:7.1f} ms  ratio {fl / bl:.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=30)
+    args = parser.parse_args()
+    asyncio.run(main(args.steps, args.repeat, args.samples))

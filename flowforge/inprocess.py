@@ -1,0 +1,215 @@
+"""FlowForge in one process, for tests and benchmarks: the real control-plane app served
+by uvicorn and a real agent + Temporal worker, against running Temporal and NATS servers.
+
+Each `running_stack` gets its own pool (so its own NATS subjects, consumers and Temporal
+task queue) and API token; the control plane can be stopped and started again.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import uvicorn
+from nats.aio.client import Client as NatsClient
+from temporalio.client import Client
+
+from connectors_sdk import NodeRegistry
+from control_plane.app import create_app
+from control_plane.settings import ControlPlaneSettings
+from control_plane.signing import public_key_path
+from data_plane.settings import DataPlaneSettings
+from data_plane.worker import connect_temporal, serve
+from flowforge.servers import ServerProcess, free_port
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+async def wait_until(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Await `check()` until it returns a truthy value or `timeout` passes; return the value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Stack:
+    cp_settings: ControlPlaneSettings
+    dp_settings: DataPlaneSettings
+    registry: NodeRegistry
+    token: str
+    temporal: Client
+    nats: NatsClient
+    _server: uvicorn.Server | None = None
+    _server_task: asyncio.Task[None] | None = None
+    _dp_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _dp_task: asyncio.Task[None] | None = None
+
+    @property
+    def pool(self) -> str:
+        return self.dp_settings.pool
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.cp_settings.port}/graphql"
+
+    async def start_control_plane(self) -> None:
+        config = uvicorn.Config(
+            create_app(self.cp_settings, self.registry),
+            host="127.0.0.1",
+            port=self.cp_settings.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._server_task = asyncio.create_task(self._server.serve())
+        server = self._server
+
+        async def started() -> bool:
+            if self._server_task is not None and self._server_task.done():
+                self._server_task.result()
+            return server.started
+
+        await wait_until(started)
+
+    async def stop_control_plane(self) -> None:
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            await self._server_task
+            self._server = self._server_task = None
+
+    async def start_data_plane(self) -> None:
+        self._dp_stop = asyncio.Event()
+        self._dp_task = asyncio.create_task(serve(self.dp_settings, self.registry, self._dp_stop))
+
+    async def stop_data_plane(self) -> None:
+        if self._dp_task is not None:
+            self._dp_stop.set()
+            await self._dp_task
+            self._dp_task = None
+
+    async def graphql(self, query: str, token: str | None = None, **variables: Any) -> Any:
+        """POST an operation; returns the whole response body (data and errors)."""
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                self.url,
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {token or self.token}"},
+            )
+        return response.json()
+
+    async def data(self, query: str, **variables: Any) -> Any:
+        """Run an operation that must succeed and return its data."""
+        body = await self.graphql(query, **variables)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def project_id(self) -> str:
+        data = await self.data("{ projects { id name } }")
+        return next(p["id"] for p in data["projects"] if p["name"] == "default")
+
+    async def publish(self, definition: dict[str, Any]) -> dict[str, Any]:
+        data = await self.data(
+            """mutation($p: ID!, $d: JSON!) { publishWorkflow(projectId: $p, definition: $d) {
+                 __typename
+                 ... on WorkflowVersion { id workflowId name version sha256 createdAt }
+                 ... on ValidationFailed { errors { nodeId field message } }
+               } }""",
+            p=await self.project_id(),
+            d=definition,
+        )
+        result: dict[str, Any] = data["publishWorkflow"]
+        return result
+
+    async def start_run(self, workflow_id: str, input: Any = None, **extra: Any) -> Any:
+        return await self.graphql(
+            """mutation($w: ID!, $v: Int, $i: JSON, $k: String) {
+                 startRun(workflowId: $w, version: $v, input: $i, idempotencyKey: $k) {
+                   id status version } }""",
+            w=workflow_id,
+            v=extra.get("version"),
+            i=input,
+            k=extra.get("idempotency_key"),
+        )
+
+    async def run(self, run_id: str) -> dict[str, Any]:
+        data = await self.data(
+            """query($id: ID!) { run(id: $id) { id status version input output error
+                 startedAt finishedAt
+                 nodes { nodeId status attempts input output error startedAt finishedAt } } }""",
+            id=run_id,
+        )
+        run: dict[str, Any] = data["run"]
+        return run
+
+    async def wait_for_run(
+        self, run_id: str, timeout: float = 60.0, interval: float = 0.1
+    ) -> dict[str, Any]:
+        async def finished() -> dict[str, Any] | None:
+            run = await self.run(run_id)
+            return run if run["status"] in TERMINAL else None
+
+        result: dict[str, Any] = await wait_until(finished, timeout, interval)
+        return result
+
+    async def run_to_end(self, definition: dict[str, Any], input: Any = None) -> dict[str, Any]:
+        published = await self.publish(definition)
+        assert published["__typename"] == "WorkflowVersion", published
+        started = await self.start_run(published["workflowId"], input)
+        assert not started.get("errors"), started
+        return await self.wait_for_run(started["data"]["startRun"]["id"])
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    database_url: str,
+    temporal_server: ServerProcess,
+    nats_server: ServerProcess,
+    data_dir: Path,
+    registry: NodeRegistry | None = None,
+) -> AsyncIterator[Stack]:
+    pool = f"t{uuid.uuid4().hex[:10]}"
+    token = f"test-token-{uuid.uuid4().hex}"
+    key_path = data_dir / "signing-key.pem"
+    cp_settings = ControlPlaneSettings(
+        port=free_port(),
+        database_url=database_url,
+        nats_url=nats_server.address,
+        signing_key_path=key_path,
+        admin_token=token,
+        default_pool=pool,
+        event_subject=f"ff.events.{pool}",
+        event_consumer=f"cp-{pool}",
+        redispatch_interval=0.5,
+    )
+    dp_settings = DataPlaneSettings(
+        pool=pool,
+        temporal_address=temporal_server.address,
+        nats_url=nats_server.address,
+        trusted_keys=[public_key_path(key_path)],
+    )
+    temporal = await connect_temporal(temporal_server.address, "default")
+    nc = await nats.connect(nats_server.address, drain_timeout=2)
+    stack = Stack(
+        cp_settings, dp_settings, registry or NodeRegistry.from_entry_points(), token, temporal, nc
+    )
+    try:
+        await stack.start_control_plane()
+        await stack.start_data_plane()
+        yield stack
+    finally:
+        await stack.stop_data_plane()
+        await stack.stop_control_plane()
+        await nc.close()
+
+
