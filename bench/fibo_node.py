@@ -4,9 +4,8 @@ import time
 
 from pydantic import BaseModel
 
+from bench.baseline import STARTS, fibo
 from connectors_sdk import AnyObject, Node, NodeContext
-
-from baseline import STARTS, fibo
 
 
 class Fibo(Node):

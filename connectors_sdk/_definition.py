@@ -18,7 +18,7 @@ A definition is the DAG a user publishes (YAML or JSON)::
 
 The models check structure only; `validate_definition` (in `_validation.py`) checks the
 rest against a `NodeRegistry`. Data flow when a node's `inputs` is omitted: see
-`WorkflowDefinition.default_input_expression`.
+`WorkflowDefinition.default_input`.
 """
 
 import hashlib
@@ -49,7 +49,6 @@ from connectors_sdk._errors import ConnectorError, DefinitionInvalidError, Defin
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
 _UNIT_SECONDS = {"h": Decimal(3600), "m": Decimal(60), "s": Decimal(1), "ms": Decimal("0.001")}
-_SIMPLE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -148,7 +147,7 @@ class NodeSpec(BaseModel):
     inputs: dict[str, Any] | None = Field(
         None,
         description="The node's input object, values may be ${} expressions; omitted: the "
-        "default data flow (see WorkflowDefinition.default_input_expression).",
+        "default data flow (see WorkflowDefinition.default_input).",
     )
     secrets: list[str] = Field(default_factory=list, description="Secret names the node uses.")
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -248,31 +247,24 @@ class WorkflowDefinition(BaseModel):
             raise DefinitionInvalidError(issues)
         return order
 
-    def default_input_expression(self, node_id: str) -> Any:
-        """The `inputs` of a node whose `inputs` is omitted, as an expression.
+    def default_input(self, node_id: str, run_input: Any, outputs: Mapping[str, Any]) -> Any:
+        """The input of a node whose `inputs` is omitted.
 
         Returns:
-            "${ .input }" (the run input) for a node without predecessors;
-            "${ .nodes.<id> }" (that node's output) for a node with one predecessor;
-            {"<id>": "${ .nodes.<id> }", ...} for several, in definition order.
+            The run input for a node without predecessors; that node's output for a node
+            with one predecessor; {"<id>": <output>, ...} for several, in definition order.
         """
         sources = list(dict.fromkeys(edge.source for edge in self.predecessors(node_id)))
         if not sources:
-            return "${ .input }"
+            return run_input
         if len(sources) == 1:
-            return _node_output_expression(sources[0])
-        return {source: _node_output_expression(source) for source in sources}
+            return outputs.get(sources[0])
+        return {source: outputs.get(source) for source in sources}
 
     def canonical(self) -> dict[str, Any]:
         """The definition as JSON-compatible data with every field present, the form
         that is stored, shipped and hashed."""
         return self.model_dump(by_alias=True, mode="json")
-
-
-def _node_output_expression(node_id: str) -> str:
-    if _SIMPLE_ID.match(node_id):
-        return f"${{ .nodes.{node_id} }}"
-    return f"${{ .nodes[{json.dumps(node_id)}] }}"
 
 
 def find_cycles(node_ids: list[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from control_plane.runs.service import apply_event
-from data_plane.protocol import RunEvent
+from control_plane.runs.service import apply_events
+from data_plane.protocol import EventBatch
 
 logger = logging.getLogger(__name__)
 
@@ -46,26 +46,34 @@ class EventIngestor:
                     messages = await subscription.fetch(64, timeout=1.0)
                 except (NatsTimeoutError, TimeoutError):
                     continue
+                await self._ingest([m.data for m in messages])
                 for message in messages:
-                    await self._ingest(message.data)
                     await message.ack()
         finally:
             await subscription.unsubscribe()
 
-    async def _ingest(self, data: bytes) -> None:
-        try:
-            event = RunEvent.model_validate_json(data)
-        except ValidationError as exc:
-            logger.warning("dropped a malformed event: %s", exc)
-            return
+    async def _ingest(self, messages: list[bytes]) -> None:
+        """Apply a fetched batch in one transaction (one commit for many events)."""
+        events = []
+        for data in messages:
+            try:
+                events.extend(EventBatch.model_validate_json(data).events)
+            except ValidationError as exc:
+                logger.warning("dropped a malformed event message: %s", exc)
         while True:
             try:
                 async with self._sessions.begin() as session:
-                    await apply_event(session, event)
+                    await apply_events(session, events)
                 return
             except IntegrityError:
-                # Another control-plane replica applied it first.
-                return
+                # Another control-plane replica applied some of them first: one at a time.
+                break
             except Exception:
-                logger.exception("could not apply event %s; retrying", event.event_id)
+                logger.exception("could not apply %d events; retrying", len(events))
                 await asyncio.sleep(1.0)
+        for event in events:
+            try:
+                async with self._sessions.begin() as session:
+                    await apply_events(session, [event])
+            except IntegrityError:
+                pass

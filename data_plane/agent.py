@@ -8,8 +8,8 @@ redelivery never starts a second run. Descriptors that fail verification are cop
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.msg import Msg
@@ -17,13 +17,14 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from temporalio.client import Client
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
 from data_plane.errors import DescriptorRejectedError
 from data_plane.messages import DagRunInput, NodeMode
 from data_plane.protocol import (
+    EventBatch,
     RunDescriptor,
     RunEvent,
     dead_letter_subject,
@@ -130,9 +131,10 @@ class Agent:
         await message.term()
 
     async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
-        event = RunEvent.create(
-            descriptor.run_id, "run.failed", datetime.now(UTC), error=error
-        )
+        event = RunEvent.create(descriptor.run_id, "run.failed", datetime.now(UTC), error=error)
+        batch = EventBatch(events=[event])
         await self._js.publish(
-            events_subject(descriptor.pool), event.to_bytes(), headers={"Nats-Msg-Id": event.event_id}
+            events_subject(descriptor.pool),
+            batch.to_bytes(),
+            headers={"Nats-Msg-Id": batch.message_id},
         )

@@ -1,8 +1,8 @@
 """Errors raised by the data plane.
 
-    DataPlaneError
-     ├── DescriptorRejectedError   a run descriptor failed verification (never executed)
-     └── SettingsError             the agent/worker was configured wrongly
+DataPlaneError
+ ├── DescriptorRejectedError   a run descriptor failed verification (never executed)
+ └── SettingsError             the agent/worker was configured wrongly
 """
 
 

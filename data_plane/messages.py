@@ -3,6 +3,7 @@
 Fields are added only with defaults so that running workflows and older workers keep working.
 """
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -38,13 +39,41 @@ class RunNodeInput(BaseModel):
     max_attempts: int
     # Events the workflow produced since its last activity, published before the node runs.
     events: list[RunEvent] = Field(default_factory=list)
+    # Leave the node's started/succeeded events to the workflow instead of publishing them
+    # (local activities: the workflow batches them, which keeps a lightweight node's cost
+    # at that of a bare local activity).
+    defer_events: bool = False
+    # Attempts already made elsewhere (the first attempt inside a chain), for numbering.
+    attempt_offset: int = 0
 
 
 class RunNodeResult(BaseModel):
     output: dict[str, Any]
     port: str | None = None
+    attempt: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class PublishEventsInput(BaseModel):
     pool: str
     events: list[RunEvent]
+
+
+class RunChainInput(BaseModel):
+    """Lightweight nodes run one after the other, each on the previous one's output."""
+
+    steps: list[RunNodeInput]
+
+
+class ChainStepFailure(BaseModel):
+    message: str
+    retryable: bool
+    started_at: datetime
+
+
+class RunChainResult(BaseModel):
+    """The results of the steps that succeeded, in order; `failure` of the next one, if any."""
+
+    results: list[RunNodeResult]
+    failure: ChainStepFailure | None = None

@@ -6,15 +6,18 @@ before anything runs. Events flow back on `ff.events.<pool>`.
 
 Envelope on `ff.runs.<pool>` (canonical JSON)::
 
-    {"key_id": "...", "payload": "<base64 canonical JSON of the descriptor>", "signature": "<base64>"}
+    {"key_id": "...", "payload": "<base64 canonical JSON of the descriptor>",
+     "signature": "<base64>"}
 
 Errors::
 
     DataPlaneError (data_plane.errors)
-     └── DescriptorRejectedError   code: malformed | unknown_key | bad_signature | expired | hash_mismatch
+     └── DescriptorRejectedError   code: malformed | unknown_key | bad_signature |
+                                         expired | hash_mismatch
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -54,11 +57,9 @@ STREAMS = (
 async def ensure_streams(js: JetStreamContext) -> None:
     """Create the FlowForge streams; either plane may call it at start."""
     for config in STREAMS:
-        try:
+        # Exists with other settings (an operator may have tuned limits): keep theirs.
+        with contextlib.suppress(BadRequestError):
             await js.add_stream(config)
-        except BadRequestError:
-            # Exists with other settings (an operator may have tuned limits): keep theirs.
-            pass
 
 
 def runs_subject(pool: str) -> str:
@@ -148,6 +149,21 @@ class RunEvent(BaseModel):
         attempt = fields.get("attempt", 1)
         event_id = f"{run_id}:{node_id or '-'}:{kind}:{attempt}"
         return cls(event_id=event_id, run_id=run_id, kind=kind, at=at, node_id=node_id, **fields)
+
+
+class EventBatch(BaseModel):
+    """One message on `ff.events.<pool>`: events in the order they happened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[RunEvent]
+
+    @property
+    def message_id(self) -> str:
+        """Derived from the event ids: a re-published batch is dropped by JetStream's
+        dedupe, while any batch with other events gets through."""
+        ids = "\n".join(event.event_id for event in self.events)
+        return hashlib.sha256(ids.encode()).hexdigest()
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.model_dump(mode="json"))

@@ -25,7 +25,7 @@ def build_worker(client: Client, nc: NatsClient, registry: NodeRegistry, pool: s
         client,
         task_queue=task_queue(pool),
         workflows=[DagRunWorkflow],
-        activities=[activities.run_node, activities.publish_events],
+        activities=[activities.run_node, activities.run_chain, activities.publish_events],
     )
 
 
@@ -35,9 +35,7 @@ async def connect_temporal(address: str, namespace: str) -> Client:
     )
 
 
-async def serve(
-    settings: DataPlaneSettings, registry: NodeRegistry, stop: asyncio.Event
-) -> None:
+async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: asyncio.Event) -> None:
     """Run one agent and one worker for `settings.pool` until `stop` is set."""
     trusted_keys = load_trusted_keys(settings.trusted_keys)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)

@@ -116,7 +116,7 @@ class DevStack:
             [sys.executable, "-m", "control_plane"],
             address=self.graphql_url,
             log_path=self.data_dir / "logs" / "control-plane.log",
-            is_ready=lambda: _http_ok(f"http://127.0.0.1:{self.ports.api}/readyz"),
+            is_ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.api}/readyz"),
             env=env,
         )
 
@@ -156,7 +156,7 @@ def _admin_token(path: Path) -> str:
     return token
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
             return bool(response.status == 200)

@@ -8,7 +8,7 @@ task queue) and API token; the control plane can be stopped and started again.
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import public_key_path
 from data_plane.settings import DataPlaneSettings
 from data_plane.worker import connect_temporal, serve
-from flowforge.servers import ServerProcess, free_port
+from flowforge.devstack import http_ok as _http_ok
+from flowforge.servers import ServerProcess, free_port, start_process
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -50,6 +51,7 @@ class Stack:
     token: str
     temporal: Client
     nats: NatsClient
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
     _server: uvicorn.Server | None = None
     _server_task: asyncio.Task[None] | None = None
     _dp_stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -100,12 +102,11 @@ class Stack:
 
     async def graphql(self, query: str, token: str | None = None, **variables: Any) -> Any:
         """POST an operation; returns the whole response body (data and errors)."""
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(
-                self.url,
-                json={"query": query, "variables": variables},
-                headers={"Authorization": f"Bearer {token or self.token}"},
-            )
+        response = await self.http.post(
+            self.url,
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token or self.token}"},
+        )
         return response.json()
 
     async def data(self, query: str, **variables: Any) -> Any:
@@ -177,7 +178,13 @@ async def running_stack(
     nats_server: ServerProcess,
     data_dir: Path,
     registry: NodeRegistry | None = None,
+    control_plane_command: Sequence[str] | None = None,
 ) -> AsyncIterator[Stack]:
+    """Start a control plane and a data plane; stop both on exit.
+
+    With `control_plane_command` the control plane runs as that child process (configured
+    through `FLOWFORGE_CP_*`), as it would in production; otherwise it runs in this process.
+    """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
     key_path = data_dir / "signing-key.pem"
@@ -203,13 +210,41 @@ async def running_stack(
     stack = Stack(
         cp_settings, dp_settings, registry or NodeRegistry.from_entry_points(), token, temporal, nc
     )
+    child: ServerProcess | None = None
     try:
-        await stack.start_control_plane()
+        if control_plane_command is None:
+            await stack.start_control_plane()
+        else:
+            child = await asyncio.to_thread(
+                _start_control_plane_process, cp_settings, control_plane_command, data_dir
+            )
         await stack.start_data_plane()
         yield stack
     finally:
         await stack.stop_data_plane()
         await stack.stop_control_plane()
+        if child is not None:
+            child.stop()
+        await stack.http.aclose()
         await nc.close()
+
+
+def _start_control_plane_process(
+    settings: ControlPlaneSettings, command: Sequence[str], data_dir: Path
+) -> ServerProcess:
+    env = {
+        f"FLOWFORGE_CP_{name.upper()}": str(value)
+        for name, value in settings.model_dump(exclude={"admin_token", "descriptor_ttl"}).items()
+    }
+    assert settings.admin_token is not None
+    env["FLOWFORGE_CP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    return start_process(
+        "control plane",
+        command,
+        address=f"http://127.0.0.1:{settings.port}/graphql",
+        log_path=data_dir / "control-plane.log",
+        is_ready=lambda: _http_ok(f"http://127.0.0.1:{settings.port}/readyz"),
+        env=env,
+    )
 
 

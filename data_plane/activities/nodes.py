@@ -6,7 +6,6 @@ Temporal failures in one place, `_as_application_error`: bad input or config nev
 retries, connector errors retry when the connector says so.
 """
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,8 +17,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from connectors_sdk import ConnectorError, ConnectorExecutionError, NodeContext, NodeRegistry
-from data_plane.messages import PublishEventsInput, RunNodeInput, RunNodeResult
-from data_plane.protocol import EventKind, RunEvent, events_subject
+from data_plane.messages import (
+    ChainStepFailure,
+    PublishEventsInput,
+    RunChainInput,
+    RunChainResult,
+    RunNodeInput,
+    RunNodeResult,
+)
+from data_plane.protocol import EventBatch, EventKind, RunEvent, events_subject
 
 logger = logging.getLogger(__name__)
 
@@ -31,37 +37,64 @@ class NodeActivities:
 
     @activity.defn(name="run_node")
     async def run_node(self, request: RunNodeInput) -> RunNodeResult:
-        attempt = activity.info().attempt
+        attempt = activity.info().attempt + request.attempt_offset
         started = self._event(request, "node.started", attempt=attempt, input=request.input)
-        await self.publish(request.pool, [*request.events, started])
+        if not request.defer_events:
+            await self.publish(request.pool, [*request.events, started])
         try:
             output = await self._run(request, attempt)
         except Exception as exc:
             failure = _as_application_error(exc)
+            report = [*request.events, started] if request.defer_events else []
             if not failure.non_retryable and attempt < request.max_attempts:
-                retrying = self._event(
-                    request, "node.retrying", attempt=attempt, error=failure.message
+                report.append(
+                    self._event(request, "node.retrying", attempt=attempt, error=failure.message)
                 )
-                await self.publish(request.pool, [retrying])
+            await self.publish(request.pool, report)
             raise failure from exc
         succeeded = self._event(request, "node.succeeded", attempt=attempt, output=output)
-        await self.publish(request.pool, [succeeded])
-        return RunNodeResult(output=output)
+        if not request.defer_events:
+            await self.publish(request.pool, [succeeded])
+        return RunNodeResult(
+            output=output, attempt=attempt, started_at=started.at, finished_at=succeeded.at
+        )
+
+    @activity.defn(name="run_chain")
+    async def run_chain(self, request: RunChainInput) -> RunChainResult:
+        """Run the steps in order, stopping at the first failure (reported, not raised,
+        so that the workflow applies that node's own retry policy)."""
+        results: list[RunNodeResult] = []
+        node_input = request.steps[0].input
+        for step in request.steps:
+            started_at = datetime.now(UTC)
+            try:
+                output = await self._run(step.model_copy(update={"input": node_input}), 1)
+            except Exception as exc:
+                failure = _as_application_error(exc)
+                return RunChainResult(
+                    results=results,
+                    failure=ChainStepFailure(
+                        message=failure.message,
+                        retryable=not failure.non_retryable,
+                        started_at=started_at,
+                    ),
+                )
+            results.append(
+                RunNodeResult(output=output, started_at=started_at, finished_at=datetime.now(UTC))
+            )
+            node_input = output
+        return RunChainResult(results=results)
 
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishEventsInput) -> None:
         await self.publish(request.pool, request.events)
 
     async def publish(self, pool: str, events: Sequence[RunEvent]) -> None:
-        # Publishes go out in order on one connection; awaiting them together keeps that
-        # order in the stream and costs one round trip.
-        subject = events_subject(pool)
-        await asyncio.gather(
-            *(
-                self._js.publish(subject, e.to_bytes(), headers={"Nats-Msg-Id": e.event_id})
-                for e in events
+        if events:
+            batch = EventBatch(events=list(events))
+            await self._js.publish(
+                events_subject(pool), batch.to_bytes(), headers={"Nats-Msg-Id": batch.message_id}
             )
-        )
 
     async def _run(self, request: RunNodeInput, attempt: int) -> dict[str, Any]:
         node_cls = self._registry.get(request.node_type)

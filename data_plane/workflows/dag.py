@@ -16,7 +16,7 @@ by one local activity when the run ends.
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -33,13 +33,16 @@ with workflow.unsafe.imports_passed_through():
     from connectors_sdk.nodes.control import If, Transform
     from data_plane.activities.nodes import NodeActivities
     from data_plane.messages import (
+        ChainStepFailure,
         DagRunInput,
         DagRunResult,
         PublishEventsInput,
+        RunChainInput,
         RunNodeInput,
         RunNodeResult,
     )
     from data_plane.protocol import EventKind, RunEvent, task_queue
+    from data_plane.workflows.chains import find_chains
 
 PURE_NODES = {If.type: If, Transform.type: Transform}
 
@@ -64,11 +67,15 @@ class DagRunWorkflow:
         self._outcomes: dict[str, asyncio.Future[NodeOutcome]] = {}
         self._outputs: dict[str, dict[str, Any]] = {}
         self._failure: NodeFailedError | None = None
+        self._latest: datetime | None = None
+        self._prefetched: dict[str, RunNodeResult] = {}
+        self._chain_failures: dict[str, ChainStepFailure] = {}
 
     @workflow.run
     async def run(self, params: DagRunInput) -> DagRunResult:
         self._params = params
         self._definition = WorkflowDefinition.model_validate(params.definition)
+        self._chains = find_chains(self._definition, params.modes)
         self._emit("run.started", input=params.input)
         loop = asyncio.get_running_loop()
         order = self._definition.topological_order()
@@ -109,11 +116,10 @@ class DagRunWorkflow:
     async def _execute(self, node: NodeSpec) -> RunNodeResult:
         context: dict[str, Any] = {"input": self._params.input, "nodes": self._outputs}
         try:
-            node_input = evaluate(
-                node.inputs
+            node_input = (
+                evaluate(node.inputs, context)
                 if node.inputs is not None
-                else self._definition.default_input_expression(node.id),
-                context,
+                else self._definition.default_input(node.id, self._params.input, self._outputs)
             )
             config = evaluate(node.config, {**context, "node": {"input": node_input}})
         except ExpressionError as exc:
@@ -123,7 +129,35 @@ class DagRunWorkflow:
         mode = self._params.modes.get(node.type, "activity")
         if mode == "pure":
             return self._evaluate_pure(node, config, node_input)
-        return await self._run_activity(node, mode, config, node_input)
+        if node.id in self._chains:
+            await self._run_chain(self._chains[node.id], config, node_input)
+        if (done := self._prefetched.pop(node.id, None)) is not None:
+            self._record_local(node, node_input, done)
+            return done
+        first_failure = self._chain_failures.pop(node.id, None)
+        return await self._run_activity(node, mode, config, node_input, first_failure)
+
+    async def _run_chain(self, chain: list[NodeSpec], config: Any, node_input: Any) -> None:
+        """Run a chain of lightweight nodes in one local activity; its followers then find
+        their results here. If the chain activity itself fails (a worker crash, a timeout),
+        its nodes simply run one by one."""
+        head, *followers = chain
+        steps = [self._node_request(head, config, node_input)]
+        steps += [self._node_request(n, n.config, None) for n in followers]
+        try:
+            result = await workflow.execute_local_activity_method(
+                NodeActivities.run_chain,
+                RunChainInput(steps=steps),
+                activity_id=f"chain-{head.id}",
+                start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError:
+            return
+        for node, step in zip(chain, result.results, strict=False):
+            self._prefetched[node.id] = step
+        if result.failure is not None:
+            self._chain_failures[chain[len(result.results)].id] = result.failure
 
     def _evaluate_pure(self, node: NodeSpec, config: Any, node_input: Any) -> RunNodeResult:
         self._emit("node.started", node.id, input=node_input)
@@ -139,47 +173,81 @@ class DagRunWorkflow:
         self._emit("node.succeeded", node.id, output=result.output)
         return RunNodeResult(output=result.output, port=result.port)
 
-    async def _run_activity(
-        self, node: NodeSpec, mode: str, config: Any, node_input: Any
-    ) -> RunNodeResult:
-        retry = node.retry
-        request = RunNodeInput(
+    def _node_request(self, node: NodeSpec, config: Any, node_input: Any) -> RunNodeInput:
+        return RunNodeInput(
             run_id=self._params.run_id,
             pool=self._params.pool,
             node_id=node.id,
             node_type=node.type,
             config=config,
             input=node_input,
-            max_attempts=retry.max_attempts,
-            events=self._take_pending(),
+            max_attempts=node.retry.max_attempts,
         )
+
+    async def _run_activity(
+        self,
+        node: NodeSpec,
+        mode: str,
+        config: Any,
+        node_input: Any,
+        first_failure: ChainStepFailure | None = None,
+    ) -> RunNodeResult:
+        retry = node.retry
+        request = self._node_request(node, config, node_input)
+        if mode == "local":
+            request.defer_events = True
+        else:
+            request.events = self._take_pending()
+        if first_failure is not None:
+            # The first attempt already ran inside a chain: report it, then retry as usual.
+            self._emit("node.started", node.id, at=first_failure.started_at, input=node_input)
+            if not first_failure.retryable or retry.max_attempts == 1:
+                self._emit("node.failed", node.id, error=first_failure.message)
+                raise NodeFailedError(node.id, first_failure.message)
+            self._emit("node.retrying", node.id, error=first_failure.message)
+            await workflow.sleep(retry.initial_interval)
+            request.attempt_offset = 1
         policy = RetryPolicy(
             initial_interval=retry.initial_interval,
             backoff_coefficient=retry.backoff,
             maximum_interval=max(retry.max_interval, retry.initial_interval),
-            maximum_attempts=retry.max_attempts,
+            maximum_attempts=retry.max_attempts - request.attempt_offset,
         )
         try:
             if mode == "local":
-                return await workflow.execute_local_activity_method(
+                result = await workflow.execute_local_activity_method(
                     NodeActivities.run_node,
                     request,
                     activity_id=node.id,
                     start_to_close_timeout=node.timeout,
                     retry_policy=policy,
                 )
-            return await workflow.execute_activity_method(
-                NodeActivities.run_node,
-                request,
-                activity_id=node.id,
-                task_queue=task_queue(node.pool or self._params.pool),
-                start_to_close_timeout=node.timeout,
-                retry_policy=policy,
-            )
+            else:
+                result = await workflow.execute_activity_method(
+                    NodeActivities.run_node,
+                    request,
+                    activity_id=node.id,
+                    task_queue=task_queue(node.pool or self._params.pool),
+                    start_to_close_timeout=node.timeout,
+                    retry_policy=policy,
+                )
         except ActivityError as exc:
             message = _failure_message(exc)
             self._emit("node.failed", node.id, error=message)
             raise NodeFailedError(node.id, message) from exc
+        if mode == "local":
+            self._record_local(node, node_input, result)
+        elif result.finished_at is not None:
+            self._latest = max(self._latest or result.finished_at, result.finished_at)
+        return result
+
+    def _record_local(self, node: NodeSpec, node_input: Any, result: RunNodeResult) -> None:
+        """Local activities leave their started/succeeded events to the workflow."""
+        if result.finished_at is not None:
+            self._latest = max(self._latest or result.finished_at, result.finished_at)
+        started = result.started_at
+        self._emit("node.started", node.id, at=started, attempt=result.attempt, input=node_input)
+        self._emit("node.succeeded", node.id, attempt=result.attempt, output=result.output)
 
     def _run_output(self) -> Any:
         if self._definition.output is not None:
@@ -191,10 +259,22 @@ class DagRunWorkflow:
             if not self._definition.successors(node.id) and node.id in self._outputs
         }
 
-    def _emit(self, kind: EventKind, node_id: str | None = None, **fields: Any) -> None:
+    def _emit(
+        self,
+        kind: EventKind,
+        node_id: str | None = None,
+        at: datetime | None = None,
+        **fields: Any,
+    ) -> None:
         self._pending.append(
-            RunEvent.create(self._params.run_id, kind, workflow.now(), node_id, **fields)
+            RunEvent.create(self._params.run_id, kind, at or self._now(), node_id, **fields)
         )
+
+    def _now(self) -> datetime:
+        # Workflow time stands still while local activities run within one workflow task;
+        # the activities' own (recorded) finish times keep event times in order.
+        now = workflow.now()
+        return max(now, self._latest) if self._latest is not None else now
 
     def _take_pending(self) -> list[RunEvent]:
         events, self._pending = self._pending, []

@@ -14,7 +14,6 @@ from connectors_sdk import (
     WorkflowDefinition,
     canonical_json,
     definition_sha256,
-    evaluate,
     load_definition_file,
     parse_duration,
 )
@@ -147,12 +146,10 @@ def test_default_input_follows_the_predecessors():
             {"from": "fetch-2", "to": "many"},
         ],
     )
-    assert defn.default_input_expression("root") == "${ .input }"
-    assert defn.default_input_expression("one") == "${ .nodes.root }"
-    expression = defn.default_input_expression("many")
-    assert expression == {"root": "${ .nodes.root }", "fetch-2": '${ .nodes["fetch-2"] }'}
-    context = {"input": {"x": 1}, "nodes": {"root": {"r": 1}, "fetch-2": {"f": 2}}}
-    assert evaluate(expression, context) == {"root": {"r": 1}, "fetch-2": {"f": 2}}
+    outputs = {"root": {"r": 1}, "fetch-2": {"f": 2}}
+    assert defn.default_input("root", {"x": 1}, outputs) == {"x": 1}
+    assert defn.default_input("one", {"x": 1}, outputs) == {"r": 1}
+    assert defn.default_input("many", {"x": 1}, outputs) == {"root": {"r": 1}, "fetch-2": {"f": 2}}
 
 
 def test_load_yaml_keeps_dates_as_strings(tmp_path):
