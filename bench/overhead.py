@@ -85,7 +85,7 @@ async def flowforge_runs(stack: Stack, steps: int, repeat: int) -> tuple[list[fl
     for _ in range(repeat):
         began = time.perf_counter()
         run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
-        run = await stack.wait_for_run(run_id, timeout=120, interval=0.005)
+        run = await stack.wait_for_run(run_id, within=120, interval=0.005)
         end_to_end.append(time.perf_counter() - began)
         assert run["status"] == "SUCCEEDED", run
     return engine, end_to_end
@@ -108,7 +108,7 @@ async def flowforge_start_latency(stack: Stack, samples: int) -> list[float]:
     for _ in range(samples):
         began = time.perf_counter()
         run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
-        await wait_until(lambda run_id=run_id: _started(run_id), timeout=30, interval=0.001)
+        await wait_until(lambda run_id=run_id: _started(run_id), within=30, interval=0.001)
         latencies.append(STARTS[run_id] - began)
         await stack.wait_for_run(run_id, interval=0.01)
     return latencies

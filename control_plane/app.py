@@ -62,9 +62,7 @@ class GraphQLEndpoint:
         await self.app(scope, receive, send)
 
 
-def create_app(
-    settings: ControlPlaneSettings, registry: NodeRegistry | None = None
-) -> Starlette:
+def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = None) -> Starlette:
     registry = registry or NodeRegistry.from_entry_points()
     endpoint = GraphQLEndpoint()
 

@@ -1,10 +1,10 @@
 """Errors of the control plane; each becomes a GraphQL error carrying its `code`.
 
-    ControlPlaneError
-     ├── NotFoundError          NOT_FOUND
-     ├── InvalidInputError      INVALID_INPUT
-     ├── UnauthenticatedError   UNAUTHENTICATED
-     └── ConfigurationError     CONFIGURATION
+ControlPlaneError
+ ├── NotFoundError          NOT_FOUND
+ ├── InvalidInputError      INVALID_INPUT
+ ├── UnauthenticatedError   UNAUTHENTICATED
+ └── ConfigurationError     CONFIGURATION
 """
 
 from typing import Any

@@ -68,8 +68,12 @@ class DevStack:
                     self.data_dir / "temporal", self.ports.temporal, ui_port=self.ports.temporal_ui
                 ),
             )
-            nats = self._step("NATS JetStream", lambda: start_nats(self.data_dir / "nats", self.ports.nats))
-            self._step("OpenBao", lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0])
+            nats = self._step(
+                "NATS JetStream", lambda: start_nats(self.data_dir / "nats", self.ports.nats)
+            )
+            self._step(
+                "OpenBao", lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0]
+            )
             self._step("control plane", lambda: self._start_control_plane(nats.address, key_path))
             self._step(
                 "data plane (agent + worker, pool 'default')",

@@ -31,15 +31,15 @@ from flowforge.servers import ServerProcess, free_port, start_process
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
-async def wait_until(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Await `check()` until it returns a truthy value or `timeout` passes; return the value."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_until(check: Any, within: float = 30.0, interval: float = 0.1) -> Any:
+    """Await `check()` until it returns a truthy value or `within` seconds pass; return it."""
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await check()
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s; last value: {value!r}")
+            raise AssertionError(f"condition not met within {within} s; last value: {value!r}")
         await asyncio.sleep(interval)
 
 
@@ -154,13 +154,13 @@ class Stack:
         return run
 
     async def wait_for_run(
-        self, run_id: str, timeout: float = 60.0, interval: float = 0.1
+        self, run_id: str, within: float = 60.0, interval: float = 0.1
     ) -> dict[str, Any]:
         async def finished() -> dict[str, Any] | None:
             run = await self.run(run_id)
             return run if run["status"] in TERMINAL else None
 
-        result: dict[str, Any] = await wait_until(finished, timeout, interval)
+        result: dict[str, Any] = await wait_until(finished, within, interval)
         return result
 
     async def run_to_end(self, definition: dict[str, Any], input: Any = None) -> dict[str, Any]:
@@ -246,5 +246,3 @@ def _start_control_plane_process(
         is_ready=lambda: _http_ok(f"http://127.0.0.1:{settings.port}/readyz"),
         env=env,
     )
-
-

@@ -49,8 +49,10 @@ def dev(
     typer.echo(f"  Temporal UI:            http://127.0.0.1:{ports.temporal_ui}")
     typer.echo(f"  Admin API token:        {stack.admin_token}  (also in {token_file})")
     typer.echo(f"  Logs:                   {stack.data_dir / 'logs'}")
-    typer.echo("  Try: flowforge workflow push examples/hello.yaml && "
-               "flowforge run hello --input '{\"name\": \"Ada\"}' --wait")
+    typer.echo(
+        "  Try: flowforge workflow push examples/hello.yaml && "
+        'flowforge run hello --input \'{"name": "Ada"}\' --wait'
+    )
     typer.echo("Press Ctrl-C to stop.")
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -129,7 +129,9 @@ async def test_unknown_workflow_and_version_are_not_found(stack: Stack) -> None:
 async def test_requests_without_a_valid_token_are_refused(stack: Stack, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     async with httpx.AsyncClient() as client:
-        response = await client.post(stack.url, json={"query": "{ workspaces { id } }"}, headers=headers)
+        response = await client.post(
+            stack.url, json={"query": "{ workspaces { id } }"}, headers=headers
+        )
 
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

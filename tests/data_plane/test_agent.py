@@ -16,8 +16,10 @@ from data_plane.protocol import (
     runs_subject,
     sign_descriptor,
 )
+
 from fixtures.descriptors import make_descriptor
 from fixtures.stack import Stack, assert_eventually
+
 
 async def publish(stack: Stack, envelope: bytes, msg_id: str) -> None:
     await stack.nats.jetstream().publish(

@@ -7,6 +7,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from data_plane.errors import DescriptorRejectedError
 from data_plane.protocol import key_id_of, sign_descriptor, verify_descriptor
+
 from fixtures.descriptors import make_descriptor
 
 

@@ -11,8 +11,17 @@ async def test_run_finishes_and_is_fully_recorded_across_a_control_plane_restart
         "apiVersion": "flowforge/v1",
         "name": "slow-pair",
         "nodes": [
-            {"id": "first", "type": "core.http", "config": {"url": http_peer.url("/slow?seconds=1")}},
-            {"id": "second", "type": "core.http", "config": {"url": http_peer.url("/echo")}, "inputs": {}},
+            {
+                "id": "first",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/slow?seconds=1")},
+            },
+            {
+                "id": "second",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/echo")},
+                "inputs": {},
+            },
         ],
         "edges": [{"from": "first", "to": "second"}],
     }

@@ -160,7 +160,9 @@ async def test_failing_node_is_retried_then_fails_the_run(
 async def test_client_error_is_not_retried(stack: Stack, http_peer: HttpPeer) -> None:
     flow = definition(
         "not-found",
-        nodes=[{"id": "call", "type": "core.http", "config": {"url": http_peer.url("/status/404")}}],
+        nodes=[
+            {"id": "call", "type": "core.http", "config": {"url": http_peer.url("/status/404")}}
+        ],
         edges=[],
     )
     run = await stack.run_to_end(flow)

@@ -12,7 +12,6 @@ from pathlib import Path
 import hvac
 import nats
 import pytest
-from fixtures.servers import VaultServer
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -28,6 +27,8 @@ from flowforge.servers import (
     start_openbao,
     start_temporal,
 )
+
+from fixtures.servers import VaultServer
 
 STOPPED_CLEANLY = (0, -signal.SIGTERM)
 
