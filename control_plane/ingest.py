@@ -8,6 +8,7 @@ its transaction commits, and applied once thanks to its event id.
 import asyncio
 import logging
 
+from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.runs.service import apply_events
-from data_plane.protocol import EventBatch
+from data_plane.protocol import EventBatch, dead_events_subject
 
 logger = logging.getLogger(__name__)
 
@@ -46,20 +47,30 @@ class EventIngestor:
                     messages = await subscription.fetch(64, timeout=1.0)
                 except (NatsTimeoutError, TimeoutError):
                     continue
-                await self._ingest([m.data for m in messages])
-                for message in messages:
-                    await message.ack()
+                try:
+                    await self._ingest(messages)
+                    for message in messages:
+                        await message.ack()
+                except Exception:
+                    # Unacknowledged messages come back after ack_wait; applying is idempotent.
+                    logger.exception("event ingest failed; the batch will be redelivered")
+                    await asyncio.sleep(1.0)
         finally:
             await subscription.unsubscribe()
 
-    async def _ingest(self, messages: list[bytes]) -> None:
+    async def _ingest(self, messages: list[Msg]) -> None:
         """Apply a fetched batch in one transaction (one commit for many events)."""
         events = []
-        for data in messages:
+        for message in messages:
             try:
-                events.extend(EventBatch.model_validate_json(data).events)
+                events.extend(EventBatch.model_validate_json(message.data).events)
             except ValidationError as exc:
-                logger.warning("dropped a malformed event message: %s", exc)
+                logger.warning("malformed event message on %s: %s", message.subject, exc)
+                await self._js.publish(
+                    dead_events_subject(message.subject.rsplit(".", 1)[-1]),
+                    message.data,
+                    headers={"Flowforge-Reason": "malformed", "Flowforge-Error": str(exc)[:1000]},
+                )
         while True:
             try:
                 async with self._sessions.begin() as session:

@@ -3,7 +3,7 @@
 A descriptor is acknowledged only once Temporal has accepted the start (or already has a
 workflow with that run id), so a crash at any point means redelivery, never loss, and a
 redelivery never starts a second run. Descriptors that fail verification are copied to
-`ff.dead.<pool>` with the reason and never run.
+`ff.dead.runs.<pool>` with the reason and never run.
 """
 
 import asyncio
@@ -27,7 +27,7 @@ from data_plane.protocol import (
     EventBatch,
     RunDescriptor,
     RunEvent,
-    dead_letter_subject,
+    dead_runs_subject,
     events_subject,
     runs_subject,
     task_queue,
@@ -68,7 +68,12 @@ class Agent:
                 except (NatsTimeoutError, TimeoutError):
                     continue
                 for message in messages:
-                    await self.handle(message)
+                    try:
+                        await self.handle(message)
+                    except Exception:
+                        # NATS or Temporal trouble: the descriptor stays unacknowledged
+                        # and comes back after ack_wait.
+                        logger.exception("could not handle a descriptor; it will be redelivered")
         finally:
             await subscription.unsubscribe()
 
@@ -124,7 +129,7 @@ class Agent:
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
         logger.warning("refused descriptor (%s): %s", code, reason)
         await self._js.publish(
-            dead_letter_subject(self._pool),
+            dead_runs_subject(self._pool),
             message.data,
             headers={"Flowforge-Reason": code, "Flowforge-Error": reason[:1000]},
         )

@@ -70,8 +70,14 @@ def events_subject(pool: str) -> str:
     return f"ff.events.{pool}"
 
 
-def dead_letter_subject(pool: str) -> str:
-    return f"ff.dead.{pool}"
+def dead_runs_subject(pool: str) -> str:
+    """Where refused descriptors of a pool are kept, with the reason in headers."""
+    return f"ff.dead.runs.{pool}"
+
+
+def dead_events_subject(pool: str) -> str:
+    """Where event messages that could not be read are kept."""
+    return f"ff.dead.events.{pool}"
 
 
 def task_queue(pool: str) -> str:

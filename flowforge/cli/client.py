@@ -20,14 +20,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
 class GraphQLClient:
     def __init__(self, url: str, token: str) -> None:
         self._url = url
-        self._http = httpx.Client(
-            headers={"Authorization": f"Bearer {token}"}, timeout=httpx.Timeout(30.0)
-        )
+        self._headers = {"Authorization": f"Bearer {token}"}
 
     def execute(self, query: str, **variables: Any) -> dict[str, Any]:
         """Run an operation and return its data; any GraphQL error ends the command."""
         try:
-            response = self._http.post(self._url, json={"query": query, "variables": variables})
+            response = httpx.post(
+                self._url,
+                json={"query": query, "variables": variables},
+                headers=self._headers,
+                timeout=30.0,
+            )
         except httpx.TransportError as exc:
             fail(f"cannot reach the control plane at {self._url} ({exc}); is `flowforge dev` up?")
         try:

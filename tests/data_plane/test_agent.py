@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from control_plane.signing import load_or_create_signing_key
 from data_plane.protocol import (
-    dead_letter_subject,
+    dead_runs_subject,
     runs_subject,
     sign_descriptor,
 )
@@ -40,7 +40,7 @@ async def workflow_exists(stack: Stack, run_id: str) -> bool:
 async def dead_letters(stack: Stack) -> list[tuple[str, bytes]]:
     js = stack.nats.jetstream()
     sub = await js.pull_subscribe(
-        dead_letter_subject(stack.pool),
+        dead_runs_subject(stack.pool),
         durable=None,
         config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
     )

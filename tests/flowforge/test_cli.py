@@ -1,0 +1,88 @@
+"""The `flowforge` CLI against a running stack."""
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowforge.cli.main import app
+
+from fixtures.stack import Stack
+
+HELLO = str(Path(__file__).parents[2] / "examples" / "hello.yaml")
+
+
+async def flowforge(stack: Stack, *args: str) -> tuple[int, str]:
+    """Run a CLI command in a thread (the stack serves from this event loop)."""
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, [*args, "--url", stack.url, "--token", stack.token]
+    )
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def sqlite_only(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the CLI talks GraphQL only; one database is enough")
+
+
+async def test_push_run_and_show(stack: Stack, sqlite_only: None) -> None:
+    code, out = await flowforge(stack, "workflow", "push", HELLO)
+    assert code == 0, out
+    assert re.search(r"hello version 1 \(sha256 [0-9a-f]{12}", out)
+
+    code, out = await flowforge(stack, "run", "hello", "--input", '{"name": "Ada"}', "--wait")
+    assert code == 0, out
+    assert "✓ greet succeeded" in out
+    assert "- shout skipped" in out
+    assert '"greeting": "Hello, Ada!"' in out
+    run_id = re.search(r"run (\S+) SUCCEEDED", out).group(1)  # type: ignore[union-attr]
+
+    code, out = await flowforge(stack, "runs", "show", run_id, "--json")
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["status"] == "SUCCEEDED"
+    assert {n["nodeId"]: n["status"] for n in shown["nodes"]}["log"] == "SUCCEEDED"
+
+
+async def test_push_of_an_invalid_file_lists_the_problems(
+    stack: Stack, sqlite_only: None, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: flowforge/v1\nname: bad\nnodes:\n  - {id: a, type: core.http, config: {}}\n"
+    )
+
+    code, out = await flowforge(stack, "workflow", "push", str(bad))
+
+    assert code == 1
+    assert "refused" in out
+    assert "node a, config.url:" in out
+
+
+async def test_run_refuses_bad_input_and_unknown_workflows(stack: Stack, sqlite_only: None) -> None:
+    await flowforge(stack, "workflow", "push", HELLO)
+
+    code, out = await flowforge(stack, "run", "hello", "--input", "{name: Ada}")
+    assert code == 1
+    assert "--input is not JSON" in out
+
+    code, out = await flowforge(stack, "run", "hello", "--input", '{"name": 7}')
+    assert code == 1
+    assert "INVALID_INPUT" in out
+
+    code, out = await flowforge(stack, "run", "nope")
+    assert code == 1
+    assert "no workflow named 'nope'" in out
+
+
+async def test_wrong_token_is_reported(stack: Stack, sqlite_only: None) -> None:
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["runs", "list", "--url", stack.url, "--token", "wrong"]
+    )
+
+    assert result.exit_code == 1
+    assert "UNAUTHENTICATED" in result.output
