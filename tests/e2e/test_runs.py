@@ -170,3 +170,27 @@ async def test_client_error_is_not_retried(stack: Stack, http_peer: HttpPeer) ->
     assert run["status"] == "FAILED", run
     assert nodes_by_id(run)["call"]["attempts"] == 1
     assert http_peer.hits["/status/404"] == 1
+
+
+async def test_node_past_its_timeout_fails_with_a_timeout_error(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    flow = definition(
+        "too-slow",
+        nodes=[
+            {
+                "id": "call",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/slow?seconds=3")},
+                "timeout": "500ms",
+                "retry": {"max_attempts": 1},
+            }
+        ],
+        edges=[],
+    )
+    run = await stack.run_to_end(flow)
+
+    assert run["status"] == "FAILED", run
+    call = nodes_by_id(run)["call"]
+    assert call["status"] == "FAILED"
+    assert "timed out" in call["error"].lower() or "timeout" in call["error"].lower()

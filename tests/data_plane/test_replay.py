@@ -1,0 +1,75 @@
+"""The interpreter is deterministic: recorded histories replay without a mismatch.
+
+`histories/` holds histories recorded by earlier versions of the interpreter; a change that
+breaks them would break runs in flight when a worker is upgraded. To record them again
+(only when such a break is intended and handled): FLOWFORGE_RECORD_HISTORIES=1 pytest
+tests/data_plane/test_replay.py
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from data_plane.workflows.dag import DagRunWorkflow
+
+from fixtures.http_peer import HttpPeer
+from fixtures.stack import Stack
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def every_mechanism(http_peer: HttpPeer) -> dict:
+    """Pure nodes, an if, a chain of lightweight nodes, an activity, skips and a join."""
+    return {
+        "apiVersion": "flowforge/v1",
+        "name": "every-mechanism",
+        "nodes": [
+            {"id": "start", "type": "core.transform", "config": {"value": {"count": 1}}},
+            {"id": "big", "type": "core.if", "config": {"condition": "${ .input.n > 2 }"}},
+            {"id": "c1", "type": "test.count", "inputs": {"count": "${ .nodes.start.count }"}},
+            {"id": "c2", "type": "test.count"},
+            {"id": "fetch", "type": "core.http", "config": {"url": http_peer.url("/echo")}},
+            {"id": "small", "type": "core.log", "config": {"message": "small"}},
+            {"id": "join", "type": "core.transform", "config": {"value": {"done": True}}},
+        ],
+        "edges": [
+            {"from": "start", "to": "big"},
+            {"from": "big", "port": "true", "to": "c1"},
+            {"from": "big", "port": "false", "to": "small"},
+            {"from": "c1", "to": "c2"},
+            {"from": "start", "to": "fetch"},
+            {"from": "c2", "to": "join"},
+            {"from": "fetch", "to": "join"},
+        ],
+    }
+
+
+async def replay(history: WorkflowHistory) -> None:
+    await Replayer(
+        workflows=[DagRunWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
+
+
+async def test_a_fresh_run_replays(stack: Stack, http_peer: HttpPeer, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("replay does not involve the registry database")
+    run = await stack.run_to_end(every_mechanism(http_peer), {"n": 3})
+    assert run["status"] == "SUCCEEDED", run
+    assert run["output"] == {"join": {"done": True}}
+
+    history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
+    await replay(history)
+    if os.environ.get("FLOWFORGE_RECORD_HISTORIES"):
+        (HISTORIES / "every-mechanism.json").write_text(history.to_json())
+
+
+RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
+
+
+@pytest.mark.parametrize("name", RECORDED)
+async def test_recorded_history_replays(name: str) -> None:
+    await replay(WorkflowHistory.from_json(name, RECORDED[name]))
