@@ -17,6 +17,7 @@ import httpx
 import nats
 import uvicorn
 from nats.aio.client import Client as NatsClient
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from connectors_sdk import NodeRegistry
@@ -193,7 +194,7 @@ async def running_stack(
         database_url=database_url,
         nats_url=nats_server.address,
         signing_key_path=key_path,
-        admin_token=token,
+        admin_token=SecretStr(token),
         default_pool=pool,
         event_subject=f"ff.events.{pool}",
         event_consumer=f"cp-{pool}",

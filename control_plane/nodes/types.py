@@ -1,3 +1,5 @@
+import builtins
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -18,7 +20,7 @@ class NodeType:
     config_schema: JSON
 
     @classmethod
-    def from_class(cls, node_cls: type[Node]) -> "NodeType":
+    def from_class(cls, node_cls: builtins.type[Node]) -> "NodeType":
         schemas = node_cls.schemas()
         return cls(
             type=node_cls.type,

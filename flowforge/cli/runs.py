@@ -136,7 +136,8 @@ def show(
     typer.echo(f"  input  {jsonlib.dumps(run['input'], sort_keys=True)}")
     for node in run["nodes"]:
         _print_node(node)
-        typer.echo(f"      input  {jsonlib.dumps(node['input'], sort_keys=True)}")
+        if node["input"] is not None:
+            typer.echo(f"      input  {jsonlib.dumps(node['input'], sort_keys=True)}")
         if node["output"] is not None:
             typer.echo(f"      output {jsonlib.dumps(node['output'], sort_keys=True)}")
     if run["error"]:
