@@ -1,3 +1,5 @@
+import logging
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -5,6 +7,8 @@ from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
 from control_plane.runs import service
 from control_plane.runs.types import Run
+
+logger = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -33,6 +37,9 @@ class Mutation:
                 services.settings.default_pool,
             )
         if created:
-            # Committed first: if this publish fails, the dispatch sweep publishes it later.
-            await services.dispatcher.dispatch(run.id)
+            try:
+                await services.dispatcher.dispatch(run.id)
+            except Exception:
+                # The run is committed: the dispatch sweep publishes it once NATS answers.
+                logger.warning("run %s queued; dispatch deferred", run.id, exc_info=True)
         return Run.from_row(run)

@@ -43,6 +43,8 @@ async def start_run(
             return existing, False
     found = await get_version(session, workflow_id, version)
     run_input = {} if input is None else input
+    if not isinstance(run_input, dict):
+        raise InvalidInputError("input: must be a JSON object", field="input")
     _check_input(found.definition.get("input", {}), run_input)
     run = Run(
         project_id=workflow.project_id,

@@ -181,3 +181,11 @@ async def test_runs_are_listed_newest_first_and_paginated(stack: Stack) -> None:
         return len(done["runs"]["nodes"]) == 2 and done["runs"]["pageInfo"]["hasNextPage"]
 
     await assert_eventually(all_succeeded)
+
+
+async def test_input_that_is_not_an_object_is_refused(stack: Stack) -> None:
+    published = await stack.publish({**FLOW, "input": {}})
+    body = await stack.start_run(published["workflowId"], [1, 2])
+
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "must be a JSON object" in body["errors"][0]["message"]
