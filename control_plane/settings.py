@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from data_plane.protocol import DEFAULT_POOL
+from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN
 
 
 class ControlPlaneSettings(BaseSettings):
@@ -26,7 +26,9 @@ class ControlPlaneSettings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="API token registered as 'admin' at start (kept only as a hash)."
     )
-    default_pool: str = Field(DEFAULT_POOL, description="Pool that runs go to by default.")
+    default_pool: str = Field(
+        DEFAULT_POOL, pattern=POOL_PATTERN, description="Pool that runs go to by default."
+    )
     descriptor_ttl: timedelta = Field(
         timedelta(hours=24), description="How long a dispatched run may wait for an agent."
     )

@@ -3,8 +3,12 @@
 import asyncio
 import logging
 import signal
+import sys
+
+from pydantic import ValidationError
 
 from connectors_sdk import NodeRegistry
+from data_plane.errors import DataPlaneError
 from data_plane.settings import DataPlaneSettings
 from data_plane.worker import serve
 
@@ -19,7 +23,11 @@ async def _main() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except (DataPlaneError, ValidationError) as exc:
+        logging.getLogger("data_plane").error("cannot start: %s", exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

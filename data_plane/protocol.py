@@ -39,6 +39,8 @@ RUNS_STREAM = "FF_RUNS"
 EVENTS_STREAM = "FF_EVENTS"
 DEAD_LETTER_STREAM = "FF_DEAD"
 DEFAULT_POOL = "default"
+# A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
+POOL_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 WEEK = 7 * 24 * 3600.0

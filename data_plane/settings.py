@@ -8,13 +8,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from data_plane.errors import SettingsError
-from data_plane.protocol import DEFAULT_POOL, key_id_of
+from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN, key_id_of
 
 
 class DataPlaneSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWFORGE_DP_", extra="forbid")
 
-    pool: str = Field(DEFAULT_POOL, description="Worker pool this process serves.")
+    pool: str = Field(
+        DEFAULT_POOL, pattern=POOL_PATTERN, description="Worker pool this process serves."
+    )
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
