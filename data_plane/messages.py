@@ -45,6 +45,8 @@ class RunNodeInput(BaseModel):
     defer_events: bool = False
     # Attempts already made elsewhere (the first attempt inside a chain), for numbering.
     attempt_offset: int = 0
+    # Limit of one attempt; enforced by the activity itself for steps of a chain.
+    timeout_seconds: float | None = None
 
 
 class RunNodeResult(BaseModel):

@@ -207,7 +207,7 @@ def _apply_run_event(run: Run, event: RunEvent) -> None:
 
 
 def _apply_node_event(node: NodeRun, event: RunEvent) -> None:
-    if event.kind in ("node.started", "node.retrying"):
+    if event.kind in ("node.started", "node.retrying", "node.failed"):
         node.attempts = max(node.attempts, event.attempt)
     if event.kind == "node.started":
         node.input = event.input

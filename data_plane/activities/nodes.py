@@ -6,6 +6,7 @@ Temporal failures in one place, `_as_application_error`: bad input or config nev
 retries, connector errors retry when the connector says so.
 """
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -68,9 +69,10 @@ class NodeActivities:
         for step in request.steps:
             started_at = datetime.now(UTC)
             try:
-                output = await self._run(step.model_copy(update={"input": node_input}), 1)
+                async with asyncio.timeout(step.timeout_seconds):
+                    output = await self._run(step.model_copy(update={"input": node_input}), 1)
             except Exception as exc:
-                failure = _as_application_error(exc)
+                failure = _as_application_error(exc, step.timeout_seconds)
                 return RunChainResult(
                     results=results,
                     failure=ChainStepFailure(
@@ -118,7 +120,9 @@ class NodeActivities:
         return RunEvent.create(request.run_id, kind, datetime.now(UTC), request.node_id, **fields)
 
 
-def _as_application_error(exc: Exception) -> ApplicationError:
+def _as_application_error(exc: Exception, timeout: float | None = None) -> ApplicationError:
+    if isinstance(exc, TimeoutError) and timeout is not None:
+        return ApplicationError(f"timed out after {timeout:g} s", type="NodeTimedOut")
     if isinstance(exc, ValidationError):
         return ApplicationError(
             f"invalid node data: {_validation_summary(exc)}",

@@ -21,7 +21,8 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from connectors_sdk import (
@@ -182,6 +183,7 @@ class DagRunWorkflow:
             config=config,
             input=node_input,
             max_attempts=node.retry.max_attempts,
+            timeout_seconds=node.timeout.total_seconds(),
         )
 
     async def _run_activity(
@@ -233,7 +235,13 @@ class DagRunWorkflow:
                 )
         except ActivityError as exc:
             message = _failure_message(exc)
-            self._emit("node.failed", node.id, error=message)
+            # A timed-out attempt cannot report itself; timeouts are retried, so a run of
+            # them, like a run of retryable errors, used every attempt.
+            used_all = exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED or isinstance(
+                exc.cause, TemporalTimeoutError
+            )
+            attempts = retry.max_attempts if used_all else 1
+            self._emit("node.failed", node.id, error=message, attempt=attempts)
             raise NodeFailedError(node.id, message) from exc
         if mode == "local":
             self._record_local(node, node_input, result)

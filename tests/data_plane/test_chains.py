@@ -102,3 +102,19 @@ async def test_non_retryable_failure_in_a_chain_fails_the_run_once(stack: Stack)
     assert reported["b"]["attempts"] == 1
     assert "planned failure on attempt 1" in reported["b"]["error"]
     assert reported["c"]["status"] == "SKIPPED"
+
+
+async def test_node_past_its_timeout_inside_a_chain_is_cut_and_retried(stack: Stack) -> None:
+    slow = {
+        **count("b", sleep_seconds=5),
+        "timeout": "300ms",
+        "retry": {"max_attempts": 2, "initial_interval": "50ms"},
+    }
+    run = await stack.run_to_end(flow([count("a"), slow, count("c")], [("a", "b"), ("b", "c")]))
+
+    assert run["status"] == "FAILED", run
+    reported = {n["nodeId"]: n for n in run["nodes"]}
+    assert reported["b"]["status"] == "FAILED"
+    assert reported["b"]["attempts"] == 2
+    assert "time" in reported["b"]["error"].lower()
+    assert reported["c"]["status"] == "SKIPPED"
