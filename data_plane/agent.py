@@ -33,7 +33,7 @@ from data_plane.protocol import (
     task_queue,
     verify_descriptor,
 )
-from data_plane.workflows.dag import DagRunWorkflow
+from data_plane.workflows.dag import PURE_NODES, DagRunWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +80,20 @@ class Agent:
     async def handle(self, message: Msg) -> None:
         try:
             descriptor = verify_descriptor(message.data, self._trusted_keys)
-        except DescriptorRejectedError as exc:
-            await self._dead_letter(message, exc.code, str(exc))
-            return
-        try:
+            if descriptor.pool != self._pool:
+                raise DescriptorRejectedError(
+                    "wrong_pool",
+                    f"run {descriptor.run_id} is for pool {descriptor.pool!r}, "
+                    f"not this agent's {self._pool!r}",
+                    descriptor,
+                )
             modes = self._node_modes(descriptor)
-        except DefinitionInvalidError as exc:
+        except (DescriptorRejectedError, DefinitionInvalidError) as exc:
             await self._dead_letter(message, exc.code, str(exc))
-            await self._report_failed(descriptor, f"cannot run on pool {self._pool!r}: {exc}")
+            # Only a descriptor whose signature held names a run we may report on.
+            trusted = descriptor if isinstance(exc, DefinitionInvalidError) else exc.descriptor
+            if trusted is not None:
+                await self._report_failed(trusted, f"refused by pool {self._pool!r}: {exc}")
             return
         try:
             await self._temporal.start_workflow(
@@ -121,9 +127,12 @@ class Agent:
         modes: dict[str, NodeMode] = {}
         for node in definition.nodes:
             node_cls = self._registry.get(node.type)
-            modes[node.type] = (
-                "pure" if node_cls.pure else "local" if node_cls.lightweight else "activity"
-            )
+            if node.type in PURE_NODES:
+                modes[node.type] = "pure"
+            else:
+                # Other pure node types are evaluated by a local activity: the workflow
+                # sandbox only holds the interpreter's own.
+                modes[node.type] = "local" if node_cls.pure or node_cls.lightweight else "activity"
         return modes
 
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:

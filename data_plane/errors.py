@@ -5,17 +5,27 @@ DataPlaneError
  └── SettingsError             the agent/worker was configured wrongly
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from data_plane.protocol import RunDescriptor
+
 
 class DataPlaneError(Exception):
     code = "data_plane_error"
 
 
 class DescriptorRejectedError(DataPlaneError):
-    """A descriptor that must not run; `code` says why."""
+    """A descriptor that must not run; `code` says why.
 
-    def __init__(self, code: str, message: str) -> None:
+    `descriptor` is set when the signature held (expired, hash mismatch, wrong pool): the
+    run it names is genuine and can be reported as failed.
+    """
+
+    def __init__(self, code: str, message: str, descriptor: "RunDescriptor | None" = None) -> None:
         super().__init__(message)
         self.code = code
+        self.descriptor = descriptor
 
 
 class SettingsError(DataPlaneError):

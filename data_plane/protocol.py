@@ -13,7 +13,7 @@ Errors::
 
     DataPlaneError (data_plane.errors)
      └── DescriptorRejectedError   code: malformed | unknown_key | bad_signature |
-                                         expired | hash_mismatch
+                                         expired | hash_mismatch | wrong_pool (agent)
 """
 
 import base64
@@ -232,12 +232,15 @@ def verify_descriptor(
     if descriptor.expires_at <= now:
         raise DescriptorRejectedError(
             "expired",
-            f"run {descriptor.run_id} expired at {descriptor.expires_at.isoformat()}",
+            f"run {descriptor.run_id} expired at {descriptor.expires_at.isoformat()} "
+            "before an agent of its pool took it",
+            descriptor,
         )
     actual = definition_sha256(descriptor.definition)
     if actual != descriptor.sha256:
         raise DescriptorRejectedError(
             "hash_mismatch",
             f"run {descriptor.run_id}: definition hash {actual} != signed {descriptor.sha256}",
+            descriptor,
         )
     return descriptor

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from connectors_sdk import ConnectorError, ConnectorExecutionError, NodeContext, NodeRegistry
+from connectors_sdk import (
+    ConnectorError,
+    ConnectorExecutionError,
+    NodeContext,
+    NodeRegistry,
+    NodeResult,
+)
 from data_plane.messages import (
     ChainStepFailure,
     PublishEventsInput,
@@ -43,7 +49,7 @@ class NodeActivities:
         if not request.defer_events:
             await self.publish(request.pool, [*request.events, started])
         try:
-            output = await self._run(request, attempt)
+            result = await self._run(request, attempt)
         except Exception as exc:
             failure = _as_application_error(exc)
             report = [*request.events, started] if request.defer_events else []
@@ -53,11 +59,15 @@ class NodeActivities:
                 )
             await self.publish(request.pool, report)
             raise failure from exc
-        succeeded = self._event(request, "node.succeeded", attempt=attempt, output=output)
+        succeeded = self._event(request, "node.succeeded", attempt=attempt, output=result.output)
         if not request.defer_events:
             await self.publish(request.pool, [succeeded])
         return RunNodeResult(
-            output=output, attempt=attempt, started_at=started.at, finished_at=succeeded.at
+            output=result.output,
+            port=result.port,
+            attempt=attempt,
+            started_at=started.at,
+            finished_at=succeeded.at,
         )
 
     @activity.defn(name="run_chain")
@@ -70,7 +80,7 @@ class NodeActivities:
             started_at = datetime.now(UTC)
             try:
                 async with asyncio.timeout(step.timeout_seconds):
-                    output = await self._run(step.model_copy(update={"input": node_input}), 1)
+                    result = await self._run(step.model_copy(update={"input": node_input}), 1)
             except Exception as exc:
                 failure = _as_application_error(exc, step.timeout_seconds)
                 return RunChainResult(
@@ -82,9 +92,14 @@ class NodeActivities:
                     ),
                 )
             results.append(
-                RunNodeResult(output=output, started_at=started_at, finished_at=datetime.now(UTC))
+                RunNodeResult(
+                    output=result.output,
+                    port=result.port,
+                    started_at=started_at,
+                    finished_at=datetime.now(UTC),
+                )
             )
-            node_input = output
+            node_input = result.output
         return RunChainResult(results=results)
 
     @activity.defn(name="publish_events")
@@ -98,7 +113,9 @@ class NodeActivities:
                 events_subject(pool), batch.to_bytes(), headers={"Nats-Msg-Id": batch.message_id}
             )
 
-    async def _run(self, request: RunNodeInput, attempt: int) -> dict[str, Any]:
+    async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
+        """Validate, run (or evaluate, for a pure node type the interpreter does not know),
+        and validate the output."""
         node_cls = self._registry.get(request.node_type)
         config = node_cls.Config.model_validate(request.config)
         node_input = node_cls.Input.model_validate(request.input)
@@ -111,9 +128,15 @@ class NodeActivities:
                 {"run_id": request.run_id, "node_id": request.node_id},
             ),
         )
-        result = await node_cls().run(context, config, node_input)
-        output = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        return node_cls.Output.model_validate(output).model_dump(mode="json")
+        if node_cls.pure:
+            evaluated = node_cls().evaluate(config, node_input)
+            output, port = evaluated.output, evaluated.port
+        else:
+            result = await node_cls().run(context, config, node_input)
+            output = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+            port = None
+        checked = node_cls.Output.model_validate(output).model_dump(mode="json")
+        return NodeResult(output=checked, port=port)
 
     @staticmethod
     def _event(request: RunNodeInput, kind: EventKind, **fields: Any) -> RunEvent:

@@ -10,6 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from control_plane.db.engine import create_engine, session_factory
+from control_plane.runs.service import start_run
 from control_plane.signing import load_or_create_signing_key
 from data_plane.protocol import (
     dead_runs_subject,
@@ -17,7 +19,7 @@ from data_plane.protocol import (
     sign_descriptor,
 )
 
-from fixtures.descriptors import make_descriptor
+from fixtures.descriptors import TINY_DEFINITION, make_descriptor
 from fixtures.stack import Stack, assert_eventually
 
 
@@ -125,3 +127,36 @@ async def test_descriptor_delivered_twice_starts_one_workflow(stack: Stack) -> N
     runs = [e async for e in stack.temporal.list_workflows(f"WorkflowId = '{twice.run_id}'")]
     assert len(runs) == 1
     assert await dead_letters(stack) == []
+
+
+async def test_expired_descriptor_of_a_real_run_marks_it_failed(stack: Stack) -> None:
+    published = await stack.publish(TINY_DEFINITION)
+    engine = create_engine(stack.cp_settings.database_url)
+    try:
+        async with session_factory(engine).begin() as session:
+            run, _ = await start_run(session, published["workflowId"], None, {}, None, stack.pool)
+            # Mark it handed over so that the dispatch sweep leaves it alone.
+            run.dispatched_at = datetime.now(UTC)
+    finally:
+        await engine.dispose()
+    late = make_descriptor(
+        stack.pool, run_id=run.id, expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    await publish(stack, sign_descriptor(late, signing_key(stack)), late.run_id)
+
+    failed = await stack.wait_for_run(run.id)
+
+    assert failed["status"] == "FAILED"
+    assert "expired" in failed["error"]
+    assert not await workflow_exists(stack, run.id)
+
+
+async def test_descriptor_for_another_pool_is_refused(stack: Stack) -> None:
+    stray = make_descriptor("elsewhere")
+    await publish(stack, sign_descriptor(stray, signing_key(stack)), stray.run_id)
+
+    async def refused() -> bool:
+        return any(r == "wrong_pool" for r, _ in await dead_letters(stack))
+
+    await assert_eventually(refused)
+    assert not await workflow_exists(stack, stray.run_id)

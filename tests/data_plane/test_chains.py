@@ -118,3 +118,23 @@ async def test_node_past_its_timeout_inside_a_chain_is_cut_and_retried(stack: St
     assert reported["b"]["attempts"] == 2
     assert "time" in reported["b"]["error"].lower()
     assert reported["c"]["status"] == "SKIPPED"
+
+
+async def test_custom_pure_node_routes_by_its_port(stack: Stack) -> None:
+    nodes = [
+        count("one"),
+        {"id": "parity", "type": "test.parity"},
+        {"id": "even", "type": "core.transform", "config": {"value": {"was": "even"}}},
+        {"id": "odd", "type": "core.transform", "config": {"value": {"was": "odd"}}},
+    ]
+    data = flow(nodes, [("one", "parity")])
+    data["edges"] += [
+        {"from": "parity", "port": "even", "to": "even"},
+        {"from": "parity", "port": "odd", "to": "odd"},
+    ]
+
+    run = await stack.run_to_end(data)
+
+    assert run["status"] == "SUCCEEDED", run
+    assert run["output"] == {"odd": {"was": "odd"}}
+    assert {n["nodeId"]: n["status"] for n in run["nodes"]}["even"] == "SKIPPED"
