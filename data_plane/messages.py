@@ -41,7 +41,8 @@ class RunNodeInput(BaseModel):
     events: list[RunEvent] = Field(default_factory=list)
     # Leave the node's started/succeeded events to the workflow instead of publishing them
     # (local activities: the workflow batches them, which keeps a lightweight node's cost
-    # at that of a bare local activity).
+    # at that of a bare local activity). `events` are still published first: the workflow
+    # sends its first events with its first activity, so a run shows RUNNING at once.
     defer_events: bool = False
     # Attempts already made elsewhere (the first attempt inside a chain), for numbering.
     attempt_offset: int = 0
@@ -66,6 +67,8 @@ class RunChainInput(BaseModel):
     """Lightweight nodes run one after the other, each on the previous one's output."""
 
     steps: list[RunNodeInput]
+    # Events to publish before the first step (the run's first events; see RunNodeInput).
+    events: list[RunEvent] = Field(default_factory=list)
 
 
 class ChainStepFailure(BaseModel):

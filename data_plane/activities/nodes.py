@@ -46,13 +46,15 @@ class NodeActivities:
     async def run_node(self, request: RunNodeInput) -> RunNodeResult:
         attempt = activity.info().attempt + request.attempt_offset
         started = self._event(request, "node.started", attempt=attempt, input=request.input)
-        if not request.defer_events:
+        if request.defer_events:
+            await self.publish(request.pool, request.events)
+        else:
             await self.publish(request.pool, [*request.events, started])
         try:
             result = await self._run(request, attempt)
         except Exception as exc:
             failure = _as_application_error(exc)
-            report = [*request.events, started] if request.defer_events else []
+            report = [started] if request.defer_events else []
             if not failure.non_retryable and attempt < request.max_attempts:
                 report.append(
                     self._event(request, "node.retrying", attempt=attempt, error=failure.message)
@@ -74,6 +76,7 @@ class NodeActivities:
     async def run_chain(self, request: RunChainInput) -> RunChainResult:
         """Run the steps in order, stopping at the first failure (reported, not raised,
         so that the workflow applies that node's own retry policy)."""
+        await self.publish(request.steps[0].pool, request.events)
         results: list[RunNodeResult] = []
         node_input = request.steps[0].input
         for step in request.steps:

@@ -70,6 +70,7 @@ class DagRunWorkflow:
         self._failure: NodeFailedError | None = None
         self._latest: datetime | None = None
         self._prefetched: dict[str, RunNodeResult] = {}
+        self._announced = False
         self._chain_failures: dict[str, ChainStepFailure] = {}
 
     @workflow.run
@@ -148,7 +149,7 @@ class DagRunWorkflow:
         try:
             result = await workflow.execute_local_activity_method(
                 NodeActivities.run_chain,
-                RunChainInput(steps=steps),
+                RunChainInput(steps=steps, events=self._announcement()),
                 activity_id=f"chain-{head.id}",
                 start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
                 retry_policy=RetryPolicy(maximum_attempts=1),
@@ -196,10 +197,8 @@ class DagRunWorkflow:
     ) -> RunNodeResult:
         retry = node.retry
         request = self._node_request(node, config, node_input)
-        if mode == "local":
-            request.defer_events = True
-        else:
-            request.events = self._take_pending()
+        request.defer_events = mode == "local"
+        request.events = self._take_pending() if mode != "local" else self._announcement()
         if first_failure is not None:
             # The first attempt already ran inside a chain: report it, then retry as usual.
             self._emit("node.started", node.id, at=first_failure.started_at, input=node_input)
@@ -286,7 +285,13 @@ class DagRunWorkflow:
 
     def _take_pending(self) -> list[RunEvent]:
         events, self._pending = self._pending, []
+        self._announced = True
         return events
+
+    def _announcement(self) -> list[RunEvent]:
+        """The pending events if none went out yet (`run.started` first of all), else none:
+        local activities publish only that first batch, to stay as cheap as they are."""
+        return [] if self._announced else self._take_pending()
 
     async def _finish(self, kind: EventKind, **fields: Any) -> None:
         self._emit(kind, **fields)
