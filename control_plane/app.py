@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import nats
 from starlette.applications import Starlette
@@ -79,7 +80,9 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         nc = await nats.connect(settings.nats_url, drain_timeout=5, max_reconnect_attempts=-1)
         js = nc.jetstream()
         await ensure_streams(js)
-        dispatcher = Dispatcher(js, key, sessions, settings.descriptor_ttl)
+        dispatcher = Dispatcher(
+            js, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
+        )
         ingestor = EventIngestor(js, sessions, settings.event_subject, settings.event_consumer)
         endpoint.app = FlowForgeGraphQL(Services(settings, sessions, registry, dispatcher))
         tasks = [

@@ -1,6 +1,5 @@
 """Settings of a control-plane process, read from `FLOWFORGE_CP_*`."""
 
-from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -29,8 +28,10 @@ class ControlPlaneSettings(BaseSettings):
     default_pool: str = Field(
         DEFAULT_POOL, pattern=POOL_PATTERN, description="Pool that runs go to by default."
     )
-    descriptor_ttl: timedelta = Field(
-        timedelta(hours=24), description="How long a dispatched run may wait for an agent."
+    descriptor_ttl_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="How long a dispatched run may wait for an agent before it expires.",
     )
     event_subject: str = Field(
         "ff.events.>", description="Subject filter of the events this control plane ingests."

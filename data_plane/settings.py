@@ -1,11 +1,12 @@
 """Settings of a data-plane process (agent + worker), read from `FLOWFORGE_DP_*`."""
 
 from pathlib import Path
+from typing import Annotated
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from data_plane.errors import SettingsError
 from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN, key_id_of
@@ -20,10 +21,18 @@ class DataPlaneSettings(BaseSettings):
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
-    trusted_keys: list[Path] = Field(
+    trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
-        description="PEM files of control-plane public keys whose descriptors may run.",
+        description="PEM files of control-plane public keys whose descriptors may run "
+        "(comma-separated in the environment).",
     )
+
+    @field_validator("trusted_keys", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 def load_trusted_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:

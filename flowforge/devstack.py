@@ -2,13 +2,13 @@
 
 Layout of the data directory (everything persists, so a restart loses nothing)::
 
-    temporal/      Temporal dev server (SQLite)
-    nats/          NATS JetStream storage
-    openbao/       OpenBao file storage and its unseal key (init.json, mode 0600)
+    temporal/      Temporal dev server (SQLite) and its log
+    nats/          NATS JetStream storage and its log
+    openbao/       OpenBao raft storage, its unseal key (init.json, mode 0600) and its log
     registry.db    control-plane registry (SQLite)
     signing-key.pem, signing-key.pub.pem   descriptor signing key pair
     admin-token    API token of the admin (mode 0600)
-    logs/          one log file per component
+    logs/          control-plane and data-plane logs
 """
 
 import os
@@ -128,7 +128,7 @@ class DevStack:
         env = {
             "FLOWFORGE_DP_TEMPORAL_ADDRESS": temporal,
             "FLOWFORGE_DP_NATS_URL": nats_url,
-            "FLOWFORGE_DP_TRUSTED_KEYS": f'["{public_key_path(key_path)}"]',
+            "FLOWFORGE_DP_TRUSTED_KEYS": str(public_key_path(key_path)),
         }
         log_path = self.data_dir / "logs" / "data-plane.log"
         offset = log_path.stat().st_size if log_path.exists() else 0

@@ -235,7 +235,7 @@ def _start_control_plane_process(
 ) -> ServerProcess:
     env = {
         f"FLOWFORGE_CP_{name.upper()}": str(value)
-        for name, value in settings.model_dump(exclude={"admin_token", "descriptor_ttl"}).items()
+        for name, value in settings.model_dump(exclude={"admin_token"}).items()
     }
     assert settings.admin_token is not None
     env["FLOWFORGE_CP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()

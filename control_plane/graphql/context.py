@@ -8,10 +8,11 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from connectors_sdk import NodeRegistry
-from control_plane.db.models import NodeRun
+from control_plane.db.models import NodeRun, WorkflowVersion
 from control_plane.dispatch import Dispatcher
 from control_plane.runs.service import node_runs_of
 from control_plane.settings import ControlPlaneSettings
+from control_plane.workflows.service import versions_of
 
 
 @dataclass
@@ -28,9 +29,16 @@ class Services:
 class Context:
     services: Services
     node_runs: DataLoader[str, list[NodeRun]] = field(init=False)
+    versions: DataLoader[str, list[WorkflowVersion]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.node_runs = DataLoader(load_fn=self._load_node_runs)
+        self.versions = DataLoader(load_fn=self._load_versions)
+
+    async def _load_versions(self, workflow_ids: Sequence[str]) -> list[list[WorkflowVersion]]:
+        async with self.services.sessions() as session:
+            found = await versions_of(session, workflow_ids)
+        return [found[workflow_id] for workflow_id in workflow_ids]
 
     async def _load_node_runs(self, run_ids: Sequence[str]) -> list[list[NodeRun]]:
         async with self.services.sessions() as session:

@@ -7,6 +7,7 @@ from strawberry.scalars import JSON
 from control_plane.db.models import NodeRun as NodeRunRow
 from control_plane.db.models import Run as RunRow
 from control_plane.graphql.context import Info
+from control_plane.graphql.errors import graphql_errors
 
 
 @strawberry.enum
@@ -78,6 +79,7 @@ class Run:
         )
 
     @strawberry.field(description="Every node that started or was skipped, in order.")
+    @graphql_errors
     async def nodes(self, info: Info) -> list[NodeRun]:
         return [NodeRun.from_row(r) for r in await info.context.node_runs.load(self.id)]
 

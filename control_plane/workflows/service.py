@@ -31,8 +31,12 @@ async def publish_workflow(
         return issues
     canonical = definition.canonical()
     sha256 = definition_sha256(canonical)
+    # Locking the workflow row serialises publishes of one workflow (PostgreSQL), so each
+    # gets its own version number; the caller retries if two created the workflow at once.
     workflow = await session.scalar(
-        select(Workflow).where(Workflow.project_id == project_id, Workflow.name == definition.name)
+        select(Workflow)
+        .where(Workflow.project_id == project_id, Workflow.name == definition.name)
+        .with_for_update()
     )
     if workflow is None:
         workflow = Workflow(project_id=project_id, name=definition.name)
@@ -95,10 +99,16 @@ async def get_version(
     return found
 
 
-async def list_versions(session: AsyncSession, workflow_id: str) -> Sequence[WorkflowVersion]:
+async def versions_of(
+    session: AsyncSession, workflow_ids: Sequence[str]
+) -> dict[str, list[WorkflowVersion]]:
+    """The versions of several workflows, oldest first, in one query."""
     query = (
         select(WorkflowVersion)
-        .where(WorkflowVersion.workflow_id == workflow_id)
+        .where(WorkflowVersion.workflow_id.in_(workflow_ids))
         .order_by(WorkflowVersion.version)
     )
-    return (await session.scalars(query)).all()
+    found: dict[str, list[WorkflowVersion]] = {workflow_id: [] for workflow_id in workflow_ids}
+    for version in await session.scalars(query):
+        found[version.workflow_id].append(version)
+    return found

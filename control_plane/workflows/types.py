@@ -8,7 +8,7 @@ from connectors_sdk import DefinitionIssue as Issue
 from control_plane.db.models import Workflow as WorkflowRow
 from control_plane.db.models import WorkflowVersion as VersionRow
 from control_plane.graphql.context import Info
-from control_plane.workflows import service
+from control_plane.graphql.errors import graphql_errors
 
 
 @strawberry.type
@@ -51,10 +51,9 @@ class Workflow:
         )
 
     @strawberry.field(description="All versions, oldest first.")
+    @graphql_errors
     async def versions(self, info: Info) -> list[WorkflowVersion]:
-        async with info.context.services.sessions() as session:
-            rows = await service.list_versions(session, self.id)
-            return [WorkflowVersion.from_row(r) for r in rows]
+        return [WorkflowVersion.from_row(r) for r in await info.context.versions.load(self.id)]
 
 
 @strawberry.type(description="Where a definition is wrong, and why.")

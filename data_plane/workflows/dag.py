@@ -208,10 +208,14 @@ class DagRunWorkflow:
             self._emit("node.retrying", node.id, error=first_failure.message)
             await workflow.sleep(retry.initial_interval)
             request.attempt_offset = 1
+        longest = max(retry.max_interval, retry.initial_interval)
+        # After a first attempt made in a chain (and the wait above), the backoff goes on
+        # from the second interval.
+        first_wait = retry.initial_interval * retry.backoff**request.attempt_offset
         policy = RetryPolicy(
-            initial_interval=retry.initial_interval,
+            initial_interval=min(first_wait, longest),
             backoff_coefficient=retry.backoff,
-            maximum_interval=max(retry.max_interval, retry.initial_interval),
+            maximum_interval=longest,
             maximum_attempts=retry.max_attempts - request.attempt_offset,
         )
         try:

@@ -1,5 +1,7 @@
 """The GraphQL API of the control plane: versions, validation, idempotency, refusals."""
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -189,3 +191,12 @@ async def test_input_that_is_not_an_object_is_refused(stack: Stack) -> None:
 
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
     assert "must be a JSON object" in body["errors"][0]["message"]
+
+
+async def test_concurrent_publishes_get_distinct_versions(stack: Stack) -> None:
+    variants = [{**FLOW, "description": f"variant {i}"} for i in range(4)]
+
+    results = await asyncio.gather(*(stack.publish(v) for v in variants))
+
+    assert sorted(r["version"] for r in results) == [1, 2, 3, 4]
+    assert len({r["workflowId"] for r in results}) == 1
