@@ -38,10 +38,19 @@ from flowforge.servers import free_port, start_nats, start_temporal
 BASELINE_QUEUE = "bench-baseline"
 
 
-def chain(steps: int) -> dict[str, Any]:
-    nodes = [{"id": f"f{i}", "type": "bench.fibo", "config": {"n": 10}} for i in range(steps)]
+def chain(steps: int, mapped: bool = False) -> dict[str, Any]:
+    """`steps` fibo nodes in a row. With `mapped`, each node maps its input from the one
+    before with an expression, which keeps the nodes out of a fused chain: one local
+    activity per node, the cost of a lightweight node on its own."""
+    nodes: list[dict[str, Any]] = [
+        {"id": f"f{i}", "type": "bench.fibo", "config": {"n": 10}} for i in range(steps)
+    ]
+    if mapped:
+        for i, node in enumerate(nodes[1:]):
+            node["inputs"] = {"previous": f"${{ .nodes.f{i}.value }}"}
     edges = [{"from": f"f{i}", "to": f"f{i + 1}"} for i in range(steps - 1)]
-    return {"apiVersion": "flowforge/v1", "name": f"fibo-{steps}", "nodes": nodes, "edges": edges}
+    name = f"fibo-{steps}{'-mapped' if mapped else ''}"
+    return {"apiVersion": "flowforge/v1", "name": name, "nodes": nodes, "edges": edges}
 
 
 async def engine_seconds(client: Client, workflow_id: str) -> float:
@@ -73,10 +82,12 @@ async def baseline_start_latency(client: Client, samples: int) -> list[float]:
     return latencies
 
 
-async def flowforge_runs(stack: Stack, steps: int, repeat: int) -> tuple[list[float], list[float]]:
+async def flowforge_runs(
+    stack: Stack, definition: dict[str, Any], repeat: int
+) -> tuple[list[float], list[float]]:
     """Temporal start-to-close times, then (in separate runs, since polling the API costs
     this process CPU) times from the mutation until the API reports SUCCEEDED."""
-    published = await stack.publish(chain(steps))
+    published = await stack.publish(definition)
     engine, end_to_end = [], []
     for _ in range(repeat):
         run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
@@ -151,11 +162,12 @@ async def main(steps: int, repeat: int, samples: int) -> None:
                 ):
                     # Warm both paths once so imports and connections are not measured.
                     await baseline(client, LocalActivityChainWorkflow.run, 2, 1)
-                    await flowforge_runs(stack, 2, 1)
+                    await flowforge_runs(stack, chain(2), 1)
 
                     a = await baseline(client, ActivityChainWorkflow.run, steps, repeat)
                     b = await baseline(client, LocalActivityChainWorkflow.run, steps, repeat)
-                    ff_engine, ff_total = await flowforge_runs(stack, steps, repeat)
+                    ff_engine, ff_total = await flowforge_runs(stack, chain(steps), repeat)
+                    unfused, _ = await flowforge_runs(stack, chain(steps, mapped=True), repeat)
                     base_latency = await baseline_start_latency(client, samples)
                     ff_latency = await flowforge_start_latency(stack, samples)
 
@@ -166,6 +178,8 @@ async def main(steps: int, repeat: int, samples: int) -> None:
     print(line("(b) Temporal, local activities", mb, steps))
     print(line("FlowForge run (Temporal start-to-close)", ff, steps, mb))
     print(line("FlowForge run (startRun to SUCCEEDED in API)", ff_e2e, steps, mb))
+    mu = statistics.median(unfused)
+    print(line("FlowForge, inputs mapped: no fusion", mu, steps, mb))
     print(f"  FlowForge vs (a): {ff / ma:.2f}   FlowForge vs (b): {ff / mb:.2f}")
     bl, fl = statistics.median(base_latency), statistics.median(ff_latency)
     print(f"Start to first node running, median of {samples}:")
