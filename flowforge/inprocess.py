@@ -118,7 +118,7 @@ class Stack:
 
     async def project_id(self) -> str:
         data = await self.data("{ projects { id name } }")
-        return next(p["id"] for p in data["projects"] if p["name"] == "default")
+        return str(next(p["id"] for p in data["projects"] if p["name"] == "default"))
 
     async def publish(self, definition: dict[str, Any]) -> dict[str, Any]:
         data = await self.data(

@@ -30,7 +30,7 @@ class NodeType:
             ports=list(node_cls.ports),
             pure=node_cls.pure,
             lightweight=node_cls.lightweight,
-            input_schema=schemas["input"],
-            output_schema=schemas["output"],
-            config_schema=schemas["config"],
+            input_schema=JSON(schemas["input"]),
+            output_schema=JSON(schemas["output"]),
+            config_schema=JSON(schemas["config"]),
         )

@@ -30,7 +30,7 @@ class WorkflowVersion:
             version=row.version,
             sha256=row.sha256,
             created_at=row.created_at,
-            definition=row.definition,
+            definition=JSON(row.definition),
         )
 
 
