@@ -136,6 +136,8 @@ def show(
     typer.echo(f"  input  {jsonlib.dumps(run['input'], sort_keys=True)}")
     for node in run["nodes"]:
         _print_node(node)
+        timing = f"started {node['startedAt']}  finished {node['finishedAt']}"
+        typer.echo(f"      attempts {node['attempts']}  {timing}")
         if node["input"] is not None:
             typer.echo(f"      input  {jsonlib.dumps(node['input'], sort_keys=True)}")
         if node["output"] is not None:

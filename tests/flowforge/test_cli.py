@@ -41,6 +41,12 @@ async def test_push_run_and_show(stack: Stack, sqlite_only: None) -> None:
     assert '"greeting": "Hello, Ada!"' in out
     run_id = re.search(r"run (\S+) SUCCEEDED", out).group(1)  # type: ignore[union-attr]
 
+    code, out = await flowforge(stack, "runs", "show", run_id)
+    assert code == 0, out
+    assert f"run {run_id}  SUCCEEDED" in out
+    assert "attempts 1" in out
+    assert 'output {"greeting": "Hello, Ada!"}' in out
+
     code, out = await flowforge(stack, "runs", "show", run_id, "--json")
     assert code == 0, out
     shown = json.loads(out)
