@@ -102,7 +102,10 @@ class DagRunWorkflow:
             outcome = await self._outcomes[edge.source]
             if outcome.status == "SUCCEEDED" and edge.port in (None, outcome.port):
                 active = True
-        if not active or self._failure is not None:
+        # A node that already ran inside a chain is recorded even if another branch failed
+        # meanwhile: it did run.
+        stopped = self._failure is not None and node.id not in self._prefetched
+        if not active or stopped:
             self._emit("node.skipped", node.id)
             self._outcomes[node.id].set_result(NodeOutcome("SKIPPED"))
             return
