@@ -76,24 +76,34 @@ class DagRunWorkflow:
     @workflow.run
     async def run(self, params: DagRunInput) -> DagRunResult:
         self._params = params
-        self._definition = WorkflowDefinition.model_validate(params.definition)
-        self._chains = find_chains(self._definition, params.modes)
         self._emit("run.started", input=params.input)
+        try:
+            output = await self._interpret()
+        except (NodeFailedError, ExpressionError) as exc:
+            await self._finish("run.failed", error=str(exc))
+            raise ApplicationError(str(exc), type="RunFailed", non_retryable=True) from None
+        except Exception as exc:
+            # A fault of the interpreter itself (or a definition it cannot read): fail the
+            # run visibly instead of retrying the workflow task forever.
+            message = f"interpreter error: {type(exc).__name__}: {exc}"
+            await self._finish("run.failed", error=message)
+            raise ApplicationError(message, type="InterpreterError", non_retryable=True) from exc
+        await self._finish("run.succeeded", output=output)
+        return DagRunResult(status="SUCCEEDED", output=output)
+
+    async def _interpret(self) -> Any:
+        self._definition = WorkflowDefinition.model_validate(self._params.definition)
+        self._chains = find_chains(self._definition, self._params.modes)
         loop = asyncio.get_running_loop()
         order = self._definition.topological_order()
         self._outcomes = {node_id: loop.create_future() for node_id in order}
         await asyncio.gather(*(self._visit(self._definition.node(n)) for n in order))
-
         if self._failure is not None:
-            await self._finish("run.failed", error=str(self._failure))
-            raise ApplicationError(str(self._failure), type="RunFailed", non_retryable=True)
+            raise self._failure
         try:
-            output = self._run_output()
+            return self._run_output()
         except ExpressionError as exc:
-            await self._finish("run.failed", error=f"workflow output: {exc}")
-            raise ApplicationError(f"workflow output: {exc}", non_retryable=True) from exc
-        await self._finish("run.succeeded", output=output)
-        return DagRunResult(status="SUCCEEDED", output=output)
+            raise ExpressionError(f"workflow output: {exc}") from exc
 
     async def _visit(self, node: NodeSpec) -> None:
         incoming = self._definition.predecessors(node.id)
