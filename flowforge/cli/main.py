@@ -2,7 +2,7 @@
 
 import typer
 
-from flowforge.cli import runs, workflow
+from flowforge.cli import nodes, runs, workflow
 from flowforge.cli.dev import dev
 
 app = typer.Typer(
@@ -13,6 +13,7 @@ app.command()(dev)
 app.command("run")(runs.run_command)
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(runs.app, name="runs")
+app.add_typer(nodes.app, name="nodes")
 
 
 def main() -> None:

@@ -32,19 +32,43 @@ def default_project(client: GraphQLClient) -> str:
     fail("no default project; pass --project")
 
 
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def definition_files(paths: list[Path]) -> list[Path]:
+    """The given files, with each folder replaced by the definition files inside it."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            if not found:
+                fail(f"{path}: no .yaml, .yml or .json files in this folder")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            fail(f"{path}: no such file or folder")
+    return files
+
+
 @app.command()
 def push(
-    files: Annotated[list[Path], typer.Argument(help="Definition files (.yaml, .yml, .json).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Definition files (.yaml, .yml, .json), or folders holding them."),
+    ],
     project: Project = None,
     url: Url = None,
     token: Token = None,
     data_dir: DataDir = None,
     json: Json = False,
 ) -> None:
-    """Publish each definition file as a new workflow version.
+    """Publish each definition file as a new workflow version (unchanged files return their
+    existing version, so pushing a whole folder from git is safe).
 
-    Example: flowforge workflow push examples/hello.yaml
+    Example: flowforge workflow push examples/
     """
+    files = definition_files(paths)
     client = connect(url, token, data_dir)
     project_id = project or default_project(client)
     failed = False

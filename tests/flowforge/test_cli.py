@@ -92,3 +92,26 @@ async def test_wrong_token_is_reported(stack: Stack, sqlite_only: None) -> None:
 
     assert result.exit_code == 1
     assert "UNAUTHENTICATED" in result.output
+
+
+async def test_push_of_a_folder_publishes_each_definition_once(
+    stack: Stack, sqlite_only: None
+) -> None:
+    examples = str(Path(HELLO).parent)
+
+    code, first = await flowforge(stack, "workflow", "push", examples)
+    assert code == 0, first
+    code, again = await flowforge(stack, "workflow", "push", examples)
+    assert code == 0, again
+
+    assert "hello version 1" in first
+    assert "hello version 1" in again
+
+
+async def test_nodes_list_shows_how_each_type_runs(stack: Stack, sqlite_only: None) -> None:
+    code, out = await flowforge(stack, "nodes", "list")
+
+    assert code == 0, out
+    assert re.search(r"core\.if\s+v1\s+pure", out)
+    assert re.search(r"core\.log\s+v1\s+lightweight", out)
+    assert re.search(r"core\.http\s+v1\s+activity", out)
