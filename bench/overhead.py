@@ -10,7 +10,8 @@ with the control plane in its own process (as in production) and the data plane 
 one, and prints the median time of each (Temporal's own start-to-close time, and for FlowForge
 also the time from the `startRun` mutation until GraphQL shows SUCCEEDED), with ratios.
 Then the latency from starting a run to its first node starting, median of 30, beside the
-same figure for a hand-written `start_workflow`.
+same figure for a hand-written `start_workflow`, plain and with eager start (which the
+FlowForge agent uses).
 
 Usage: python -m bench.overhead [--steps 40] [--repeat 5] [--samples 30]
 """
@@ -69,13 +70,17 @@ async def baseline(client: Client, workflow: Any, steps: int, repeat: int) -> li
     return times
 
 
-async def baseline_start_latency(client: Client, samples: int) -> list[float]:
+async def baseline_start_latency(client: Client, samples: int, eager: bool) -> list[float]:
     latencies = []
     for _ in range(samples):
         workflow_id = f"bench-{uuid.uuid4()}"
         began = time.perf_counter()
         handle = await client.start_workflow(
-            LocalActivityChainWorkflow.run, 1, id=workflow_id, task_queue=BASELINE_QUEUE
+            LocalActivityChainWorkflow.run,
+            1,
+            id=workflow_id,
+            task_queue=BASELINE_QUEUE,
+            request_eager_start=eager,
         )
         await handle.result()
         latencies.append(STARTS[workflow_id] - began)
@@ -168,7 +173,8 @@ async def main(steps: int, repeat: int, samples: int) -> None:
                     b = await baseline(client, LocalActivityChainWorkflow.run, steps, repeat)
                     ff_engine, ff_total = await flowforge_runs(stack, chain(steps), repeat)
                     unfused, _ = await flowforge_runs(stack, chain(steps, mapped=True), repeat)
-                    base_latency = await baseline_start_latency(client, samples)
+                    base_latency = await baseline_start_latency(client, samples, eager=False)
+                    eager_latency = await baseline_start_latency(client, samples, eager=True)
                     ff_latency = await flowforge_start_latency(stack, samples)
 
     ma, mb = statistics.median(a), statistics.median(b)
@@ -182,9 +188,14 @@ async def main(steps: int, repeat: int, samples: int) -> None:
     print(line("FlowForge, inputs mapped: no fusion", mu, steps, mb))
     print(f"  FlowForge vs (a): {ff / ma:.2f}   FlowForge vs (b): {ff / mb:.2f}")
     bl, fl = statistics.median(base_latency), statistics.median(ff_latency)
+    el = statistics.median(eager_latency)
     print(f"Start to first node running, median of {samples}:")
     print(f"  hand-written start_workflow          {bl * 1000:7.1f} ms")
-    print(f"  FlowForge startRun mutation          {fl * 1000:7.1f} ms  ratio {fl / bl:.2f}")
+    print(f"  hand-written, eager start            {el * 1000:7.1f} ms")
+    print(
+        f"  FlowForge startRun mutation          {fl * 1000:7.1f} ms  "
+        f"ratio {fl / bl:.2f} (to eager: {fl / el:.2f})"
+    )
 
 
 if __name__ == "__main__":

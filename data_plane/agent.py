@@ -108,6 +108,9 @@ class Agent:
                 id=descriptor.run_id,
                 task_queue=task_queue(descriptor.pool),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                # The worker runs in this process: take the first workflow task with the
+                # start reply instead of waiting for a poll.
+                request_eager_start=True,
             )
             logger.info("started run %s", descriptor.run_id, extra={"run_id": descriptor.run_id})
         except WorkflowAlreadyStartedError:
