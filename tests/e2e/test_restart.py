@@ -1,4 +1,5 @@
-"""Runs survive a control-plane restart: events published while it was down are ingested."""
+"""Runs survive restarts: of the control plane (events are ingested when it returns) and of
+the data plane (descriptors wait in NATS, cut-off nodes are retried on the new worker)."""
 
 import asyncio
 
