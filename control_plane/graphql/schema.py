@@ -1,6 +1,14 @@
 """The GraphQL schema, composed from each domain's Query and Mutation."""
 
+from collections.abc import Callable
+
 import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.tools import merge_types
 
 from control_plane.nodes.queries import Query as NodeQuery
@@ -13,4 +21,12 @@ from control_plane.workspaces.queries import Query as WorkspaceQuery
 Query = merge_types("Query", (WorkspaceQuery, WorkflowQuery, RunQuery, NodeQuery))
 Mutation = merge_types("Mutation", (WorkflowMutation, RunMutation))
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+# Limits that keep one request from costing the server much; far above what the builder,
+# the CLI or any sensible client sends.
+LIMITS: list[Callable[[], SchemaExtension]] = [
+    lambda: QueryDepthLimiter(max_depth=8),
+    lambda: MaxTokensLimiter(max_token_count=2000),
+    lambda: MaxAliasesLimiter(max_alias_count=20),
+]
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=LIMITS)

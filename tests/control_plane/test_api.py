@@ -200,3 +200,11 @@ async def test_concurrent_publishes_get_distinct_versions(stack: Stack) -> None:
 
     assert sorted(r["version"] for r in results) == [1, 2, 3, 4]
     assert len({r["workflowId"] for r in results}) == 1
+
+
+async def test_oversized_queries_are_refused(stack: Stack) -> None:
+    aliases = " ".join(f"a{i}: workspaces {{ id }}" for i in range(25))
+
+    body = await stack.graphql(f"{{ {aliases} }}")
+
+    assert "aliases found" in body["errors"][0]["message"]
