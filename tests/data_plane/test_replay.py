@@ -8,6 +8,7 @@ tests/data_plane/test_replay.py
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -54,17 +55,47 @@ async def replay(history: WorkflowHistory) -> None:
     ).replay_workflow(history)
 
 
-async def test_a_fresh_run_replays(stack: Stack, http_peer: HttpPeer, database_url: str) -> None:
+def retries_and_failure(http_peer: HttpPeer) -> dict:
+    """A chain step that fails once and is retried, then an activity that keeps failing."""
+    return {
+        "apiVersion": "flowforge/v1",
+        "name": "retries-and-failure",
+        "nodes": [
+            {"id": "c1", "type": "test.count"},
+            {
+                "id": "c2",
+                "type": "test.count",
+                "config": {"fail_attempts": 1},
+                "retry": {"initial_interval": "50ms"},
+            },
+            {
+                "id": "down",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/status/503")},
+                "inputs": {},
+                "retry": {"max_attempts": 2, "initial_interval": "50ms"},
+            },
+        ],
+        "edges": [{"from": "c1", "to": "c2"}, {"from": "c2", "to": "down"}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("make", "status"), [(every_mechanism, "SUCCEEDED"), (retries_and_failure, "FAILED")]
+)
+async def test_a_fresh_run_replays(
+    stack: Stack, http_peer: HttpPeer, database_url: str, make: Any, status: str
+) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("replay does not involve the registry database")
-    run = await stack.run_to_end(every_mechanism(http_peer), {"n": 3})
-    assert run["status"] == "SUCCEEDED", run
-    assert run["output"] == {"join": {"done": True}}
+    definition = make(http_peer)
+    run = await stack.run_to_end(definition, {"n": 3})
+    assert run["status"] == status, run
 
     history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
     await replay(history)
     if os.environ.get("FLOWFORGE_RECORD_HISTORIES"):
-        (HISTORIES / "every-mechanism.json").write_text(history.to_json())
+        (HISTORIES / f"{definition['name']}.json").write_text(history.to_json())
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
