@@ -159,15 +159,18 @@ class DagRunWorkflow:
         head, *followers = chain
         steps = [self._node_request(head, config, node_input)]
         steps += [self._node_request(n, n.config, None) for n in followers]
+        announcement = self._announcement()
         try:
             result = await workflow.execute_local_activity_method(
                 NodeActivities.run_chain,
-                RunChainInput(steps=steps, events=self._announcement()),
+                RunChainInput(steps=steps, events=announcement),
                 activity_id=f"chain-{head.id}",
                 start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
         except ActivityError:
+            # Send the first events again with what comes next (event ids dedupe them).
+            self._pending[:0] = announcement
             return
         for node, step in zip(chain, result.results, strict=False):
             self._prefetched[node.id] = step
