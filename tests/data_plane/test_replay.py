@@ -84,10 +84,9 @@ def retries_and_failure(http_peer: HttpPeer) -> dict:
     ("make", "status"), [(every_mechanism, "SUCCEEDED"), (retries_and_failure, "FAILED")]
 )
 async def test_a_fresh_run_replays(
-    stack: Stack, http_peer: HttpPeer, database_url: str, make: Any, status: str
+    sqlite_stack: Stack, http_peer: HttpPeer, make: Any, status: str
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("replay does not involve the registry database")
+    stack = sqlite_stack
     definition = make(http_peer)
     run = await stack.run_to_end(definition, {"n": 3})
     assert run["status"] == status, run

@@ -15,6 +15,12 @@ from fixtures.stack import Stack
 HELLO = str(Path(__file__).parents[2] / "examples" / "hello.yaml")
 
 
+@pytest.fixture
+def stack(sqlite_stack: Stack) -> Stack:
+    """The CLI only talks GraphQL: one database backend is enough."""
+    return sqlite_stack
+
+
 async def flowforge(stack: Stack, *args: str) -> tuple[int, str]:
     """Run a CLI command in a thread (the stack serves from this event loop)."""
     result = await asyncio.to_thread(
@@ -23,13 +29,7 @@ async def flowforge(stack: Stack, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.fixture
-def sqlite_only(database_url: str) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the CLI talks GraphQL only; one database is enough")
-
-
-async def test_push_run_and_show(stack: Stack, sqlite_only: None) -> None:
+async def test_push_run_and_show(stack: Stack) -> None:
     code, out = await flowforge(stack, "workflow", "push", HELLO)
     assert code == 0, out
     assert re.search(r"hello version 1 \(sha256 [0-9a-f]{12}", out)
@@ -54,9 +54,7 @@ async def test_push_run_and_show(stack: Stack, sqlite_only: None) -> None:
     assert {n["nodeId"]: n["status"] for n in shown["nodes"]}["log"] == "SUCCEEDED"
 
 
-async def test_push_of_an_invalid_file_lists_the_problems(
-    stack: Stack, sqlite_only: None, tmp_path: Path
-) -> None:
+async def test_push_of_an_invalid_file_lists_the_problems(stack: Stack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "apiVersion: flowforge/v1\nname: bad\nnodes:\n  - {id: a, type: core.http, config: {}}\n"
@@ -69,7 +67,7 @@ async def test_push_of_an_invalid_file_lists_the_problems(
     assert "node a, config.url:" in out
 
 
-async def test_run_refuses_bad_input_and_unknown_workflows(stack: Stack, sqlite_only: None) -> None:
+async def test_run_refuses_bad_input_and_unknown_workflows(stack: Stack) -> None:
     await flowforge(stack, "workflow", "push", HELLO)
 
     code, out = await flowforge(stack, "run", "hello", "--input", "{name: Ada}")
@@ -85,7 +83,7 @@ async def test_run_refuses_bad_input_and_unknown_workflows(stack: Stack, sqlite_
     assert "no workflow named 'nope'" in out
 
 
-async def test_wrong_token_is_reported(stack: Stack, sqlite_only: None) -> None:
+async def test_wrong_token_is_reported(stack: Stack) -> None:
     result = await asyncio.to_thread(
         CliRunner().invoke, app, ["runs", "list", "--url", stack.url, "--token", "wrong"]
     )
@@ -94,9 +92,7 @@ async def test_wrong_token_is_reported(stack: Stack, sqlite_only: None) -> None:
     assert "UNAUTHENTICATED" in result.output
 
 
-async def test_push_of_a_folder_publishes_each_definition_once(
-    stack: Stack, sqlite_only: None
-) -> None:
+async def test_push_of_a_folder_publishes_each_definition_once(stack: Stack) -> None:
     examples = str(Path(HELLO).parent)
 
     code, first = await flowforge(stack, "workflow", "push", examples)
@@ -108,7 +104,7 @@ async def test_push_of_a_folder_publishes_each_definition_once(
     assert "hello version 1" in again
 
 
-async def test_nodes_list_shows_how_each_type_runs(stack: Stack, sqlite_only: None) -> None:
+async def test_nodes_list_shows_how_each_type_runs(stack: Stack) -> None:
     code, out = await flowforge(stack, "nodes", "list")
 
     assert code == 0, out
