@@ -7,6 +7,7 @@ redelivery never starts a second run. Descriptors that fail verification are cop
 """
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -94,6 +95,8 @@ class Agent:
             trusted = descriptor if isinstance(exc, DefinitionInvalidError) else exc.descriptor
             if trusted is not None:
                 await self._report_failed(trusted, f"refused by pool {self._pool!r}: {exc}")
+            # Last, so that a crash before it means redelivery, not a refusal half recorded.
+            await message.term()
             return
         try:
             await self._temporal.start_workflow(
@@ -143,9 +146,13 @@ class Agent:
         await self._js.publish(
             dead_runs_subject(self._pool),
             message.data,
-            headers={"Flowforge-Reason": code, "Flowforge-Error": reason[:1000]},
+            headers={
+                "Flowforge-Reason": code,
+                "Flowforge-Error": reason[:1000],
+                # A redelivered refusal is kept once.
+                "Nats-Msg-Id": hashlib.sha256(message.data).hexdigest(),
+            },
         )
-        await message.term()
 
     async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
         event = RunEvent.create(descriptor.run_id, "run.failed", datetime.now(UTC), error=error)
