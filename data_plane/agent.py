@@ -7,7 +7,6 @@ redelivery never starts a second run. Descriptors that fail verification are cop
 """
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definitio
 from data_plane.errors import DescriptorRejectedError
 from data_plane.messages import DagRunInput, NodeMode
 from data_plane.protocol import (
+    RUNS_STREAM,
     EventBatch,
     RunDescriptor,
     RunEvent,
@@ -149,8 +149,8 @@ class Agent:
             headers={
                 "Flowforge-Reason": code,
                 "Flowforge-Error": reason[:1000],
-                # A redelivered refusal is kept once.
-                "Nats-Msg-Id": hashlib.sha256(message.data).hexdigest(),
+                # A redelivered refusal is kept once: name it by its place in FF_RUNS.
+                "Nats-Msg-Id": f"{RUNS_STREAM}:{message.metadata.sequence.stream}",
             },
         )
 
