@@ -23,6 +23,7 @@ from connectors_sdk import NodeRegistry
 from control_plane.auth import bearer_token, ensure_token, token_is_valid
 from control_plane.db.engine import create_engine, migrate, session_factory
 from control_plane.dispatch import Dispatcher
+from control_plane.errors import UnauthenticatedError
 from control_plane.graphql.context import Context, Services
 from control_plane.graphql.schema import schema
 from control_plane.ingest import EventIngestor
@@ -127,7 +128,8 @@ async def _refuse_unauthenticated(services: Services, request: Request) -> Respo
         message = "the API token is not valid; check FLOWFORGE_TOKEN or <data dir>/admin-token"
     else:
         message = "missing API token: send the header 'Authorization: Bearer <token>'"
+    error = UnauthenticatedError(message)
     return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        {"data": None, "errors": [{"message": message, "extensions": error.extensions()}]},
         status_code=401,
     )

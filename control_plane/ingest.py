@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.runs.service import apply_events
-from data_plane.protocol import EventBatch, dead_events_subject
+from data_plane.protocol import EventBatch, dead_events_subject, dead_letter
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,9 @@ class EventIngestor:
                 events.extend(EventBatch.model_validate_json(message.data).events)
             except ValidationError as exc:
                 logger.warning("malformed event message on %s: %s", message.subject, exc)
-                await self._js.publish(
-                    dead_events_subject(message.subject.rsplit(".", 1)[-1]),
-                    message.data,
-                    headers={"Flowforge-Reason": "malformed", "Flowforge-Error": str(exc)[:1000]},
+                pool = message.subject.rsplit(".", 1)[-1]
+                await dead_letter(
+                    self._js, dead_events_subject(pool), message, "malformed", str(exc)
                 )
         while True:
             try:

@@ -24,12 +24,11 @@ from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definitio
 from data_plane.errors import DescriptorRejectedError
 from data_plane.messages import DagRunInput, NodeMode
 from data_plane.protocol import (
-    RUNS_STREAM,
-    EventBatch,
     RunDescriptor,
     RunEvent,
+    dead_letter,
     dead_runs_subject,
-    events_subject,
+    publish_events,
     runs_subject,
     task_queue,
     verify_descriptor,
@@ -143,22 +142,8 @@ class Agent:
 
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
         logger.warning("refused descriptor (%s): %s", code, reason)
-        await self._js.publish(
-            dead_runs_subject(self._pool),
-            message.data,
-            headers={
-                "Flowforge-Reason": code,
-                "Flowforge-Error": reason[:1000],
-                # A redelivered refusal is kept once: name it by its place in FF_RUNS.
-                "Nats-Msg-Id": f"{RUNS_STREAM}:{message.metadata.sequence.stream}",
-            },
-        )
+        await dead_letter(self._js, dead_runs_subject(self._pool), message, code, reason)
 
     async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
         event = RunEvent.create(descriptor.run_id, "run.failed", datetime.now(UTC), error=error)
-        batch = EventBatch(events=[event])
-        await self._js.publish(
-            events_subject(descriptor.pool),
-            batch.to_bytes(),
-            headers={"Nats-Msg-Id": batch.message_id},
-        )
+        await publish_events(self._js, descriptor.pool, [event])

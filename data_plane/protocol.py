@@ -20,13 +20,14 @@ import base64
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
@@ -175,6 +176,34 @@ class EventBatch(BaseModel):
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.model_dump(mode="json"))
+
+
+async def publish_events(js: JetStreamContext, pool: str, events: Sequence[RunEvent]) -> None:
+    """Publish events as one batch on `ff.events.<pool>` (nothing when there are none)."""
+    if events:
+        batch = EventBatch(events=list(events))
+        await js.publish(
+            events_subject(pool), batch.to_bytes(), headers={"Nats-Msg-Id": batch.message_id}
+        )
+
+
+async def dead_letter(
+    js: JetStreamContext, subject: str, message: Msg, reason: str, error: str
+) -> None:
+    """Keep a refused message on a `ff.dead.` subject with why it was refused.
+
+    It is named by its place in its stream, so a redelivered refusal is kept once while
+    identical payloads from different messages are all kept.
+    """
+    await js.publish(
+        subject,
+        message.data,
+        headers={
+            "Flowforge-Reason": reason,
+            "Flowforge-Error": error[:1000],
+            "Nats-Msg-Id": f"{message.metadata.stream}:{message.metadata.sequence.stream}",
+        },
+    )
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:

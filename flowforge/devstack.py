@@ -14,8 +14,7 @@ Layout of the data directory (everything persists, so a restart loses nothing)::
 import os
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from control_plane.signing import load_or_create_signing_key, public_key_path
 from flowforge.servers import (
     ServerProcess,
     ServerStartError,
+    http_status,
     port_is_free,
     start_nats,
     start_openbao,
@@ -115,14 +115,7 @@ class DevStack:
             "FLOWFORGE_CP_SIGNING_KEY_PATH": str(key_path),
             "FLOWFORGE_CP_ADMIN_TOKEN": self.admin_token,
         }
-        return start_process(
-            "control plane",
-            [sys.executable, "-m", "control_plane"],
-            address=self.graphql_url,
-            log_path=self.data_dir / "logs" / "control-plane.log",
-            is_ready=lambda: http_ok(f"http://127.0.0.1:{self.ports.api}/readyz"),
-            env=env,
-        )
+        return start_control_plane(env, self.data_dir / "logs" / "control-plane.log")
 
     def _start_data_plane(self, temporal: str, nats_url: str, key_path: Path) -> ServerProcess:
         env = {
@@ -160,12 +153,22 @@ def _admin_token(path: Path) -> str:
     return token
 
 
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+def start_control_plane(
+    env: Mapping[str, str],
+    log_path: Path,
+    command: Sequence[str] = (sys.executable, "-m", "control_plane"),
+) -> ServerProcess:
+    """The control plane as a child process configured by the `FLOWFORGE_CP_*` variables in
+    `env` (`FLOWFORGE_CP_PORT` required); returns once `/readyz` answers 200."""
+    base = f"http://127.0.0.1:{env['FLOWFORGE_CP_PORT']}"
+    return start_process(
+        "control plane",
+        list(command),
+        address=f"{base}/graphql",
+        log_path=log_path,
+        is_ready=lambda: http_status(f"{base}/readyz") == 200,
+        env=env,
+    )
 
 
 def _read_from(path: Path, offset: int) -> bytes:

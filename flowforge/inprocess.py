@@ -26,8 +26,8 @@ from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import public_key_path
 from data_plane.settings import DataPlaneSettings
 from data_plane.worker import connect_temporal, serve
-from flowforge.devstack import http_ok as _http_ok
-from flowforge.servers import ServerProcess, free_port, start_process
+from flowforge.devstack import start_control_plane
+from flowforge.servers import ServerProcess, free_port
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -239,11 +239,4 @@ def _start_control_plane_process(
     }
     assert settings.admin_token is not None
     env["FLOWFORGE_CP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
-    return start_process(
-        "control plane",
-        command,
-        address=f"http://127.0.0.1:{settings.port}/graphql",
-        log_path=data_dir / "control-plane.log",
-        is_ready=lambda: _http_ok(f"http://127.0.0.1:{settings.port}/readyz"),
-        env=env,
-    )
+    return start_control_plane(env, data_dir / "control-plane.log", command)

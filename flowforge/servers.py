@@ -41,6 +41,7 @@ __all__ = [
     "ServerStartError",
     "find_binary",
     "free_port",
+    "http_status",
     "port_is_free",
     "start_nats",
     "start_openbao",
@@ -323,7 +324,7 @@ def start_openbao(data_dir: Path, port: int) -> tuple[ServerProcess, str]:
         command,
         address=address,
         log_path=log_path,
-        is_ready=lambda: _http_status(health) is not None,
+        is_ready=lambda: http_status(health) is not None,
         port=port,
     )
     with _stop_on_error(server):
@@ -375,7 +376,7 @@ def _set_up_openbao(client: hvac.Client, server: ServerProcess, init_path: Path)
         logger.info("unsealed OpenBao with the key in %s", init_path)
     # 200 means initialized, unsealed and active; raft takes a moment to elect itself leader.
     deadline = time.monotonic() + READY_TIMEOUT
-    while _http_status(f"{server.address}/v1/sys/health") != 200:
+    while http_status(f"{server.address}/v1/sys/health") != 200:
         if time.monotonic() > deadline:
             raise ServerStartError("OpenBao", "was unsealed but did not become active")
         time.sleep(_POLL_INTERVAL)
@@ -436,7 +437,7 @@ def _accepts_tcp(port: int) -> bool:
         return False
 
 
-def _http_status(url: str) -> int | None:
+def http_status(url: str) -> int | None:
     """The HTTP status `url` answers with, or None when nothing answers."""
     # No proxy: a proxy from the environment must not see requests to 127.0.0.1.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

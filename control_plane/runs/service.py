@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.models import NodeRun, Run, RunEventRecord, Workflow
+from control_plane.db.models import NodeRun, Run, RunEventRecord
 from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.workflows.service import get_version, get_workflow
 from data_plane.protocol import RunEvent
@@ -137,11 +137,6 @@ async def node_runs_of(session: AsyncSession, run_ids: Sequence[str]) -> dict[st
     for node_run in await session.scalars(query):
         found[node_run.run_id].append(node_run)
     return found
-
-
-async def workflows_of(session: AsyncSession, ids: Sequence[str]) -> dict[str, Workflow]:
-    rows = await session.scalars(select(Workflow).where(Workflow.id.in_(ids)))
-    return {row.id: row for row in rows}
 
 
 async def apply_events(session: AsyncSession, events: Sequence[RunEvent]) -> int:

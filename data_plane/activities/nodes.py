@@ -32,7 +32,7 @@ from data_plane.messages import (
     RunNodeInput,
     RunNodeResult,
 )
-from data_plane.protocol import EventBatch, EventKind, RunEvent, events_subject
+from data_plane.protocol import EventKind, RunEvent, publish_events
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +110,7 @@ class NodeActivities:
         await self.publish(request.pool, request.events)
 
     async def publish(self, pool: str, events: Sequence[RunEvent]) -> None:
-        if events:
-            batch = EventBatch(events=list(events))
-            await self._js.publish(
-                events_subject(pool), batch.to_bytes(), headers={"Nats-Msg-Id": batch.message_id}
-            )
+        await publish_events(self._js, pool, events)
 
     async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
         """Validate, run (or evaluate, for a pure node type the interpreter does not know),

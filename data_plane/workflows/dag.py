@@ -51,7 +51,6 @@ PURE_NODES = {If.type: If, Transform.type: Transform}
 @dataclass
 class NodeOutcome:
     status: str  # SUCCEEDED | FAILED | SKIPPED
-    output: dict[str, Any] | None = None
     port: str | None = None
 
 
@@ -126,7 +125,7 @@ class DagRunWorkflow:
             self._outcomes[node.id].set_result(NodeOutcome("FAILED"))
             return
         self._outputs[node.id] = result.output
-        self._outcomes[node.id].set_result(NodeOutcome("SUCCEEDED", result.output, result.port))
+        self._outcomes[node.id].set_result(NodeOutcome("SUCCEEDED", result.port))
 
     async def _execute(self, node: NodeSpec) -> RunNodeResult:
         context: dict[str, Any] = {"input": self._params.input, "nodes": self._outputs}

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flowforge.cli.client import fail
+from flowforge.cli.client import DEFAULT_DATA_DIR, fail
 from flowforge.devstack import DevPorts, DevStack
 from flowforge.servers import ServerStartError
 
@@ -22,7 +22,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def dev(
     data_dir: Annotated[
         Path, typer.Option("--data-dir", envvar="FLOWFORGE_DATA_DIR", help="Where all state lives.")
-    ] = Path(".flowforge"),
+    ] = DEFAULT_DATA_DIR,
     port: Annotated[int, typer.Option(help="GraphQL API port.")] = _defaults.api,
     temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = _defaults.temporal,
     temporal_ui_port: Annotated[
