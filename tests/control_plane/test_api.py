@@ -204,7 +204,10 @@ async def test_concurrent_publishes_get_distinct_versions(stack: Stack) -> None:
 
 async def test_oversized_queries_are_refused(stack: Stack) -> None:
     aliases = " ".join(f"a{i}: workspaces {{ id }}" for i in range(25))
+    long = "{ workspaces { " + "id " * 2500 + "} }"
 
-    body = await stack.graphql(f"{{ {aliases} }}")
+    too_many_aliases = await stack.graphql(f"{{ {aliases} }}")
+    too_many_tokens = await stack.graphql(long)
 
-    assert "aliases found" in body["errors"][0]["message"]
+    assert "aliases found" in too_many_aliases["errors"][0]["message"]
+    assert "more than 2000 tokens" in too_many_tokens["errors"][0]["message"]
