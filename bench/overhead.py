@@ -34,6 +34,7 @@ from bench.baseline import STARTS, ActivityChainWorkflow, LocalActivityChainWork
 from bench.fibo_node import Fibo
 from connectors_sdk import NodeRegistry
 from flowforge.inprocess import Stack, running_stack, wait_until
+from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import free_port, start_nats, start_temporal
 
 BASELINE_QUEUE = "bench-baseline"
@@ -144,9 +145,10 @@ def line(label: str, seconds: float, steps: int, reference: float | None = None)
 async def main(steps: int, repeat: int, samples: int) -> None:
     with tempfile.TemporaryDirectory(prefix="flowforge-bench-") as tmp:
         data = Path(tmp)
+        authority = BusAuthority.load_or_create(data / "nats-accounts")
         with (
             start_temporal(data / "temporal", free_port()) as temporal,
-            start_nats(data / "nats", free_port()) as nats,
+            start_nats(data / "nats", free_port(), authority) as nats,
         ):
             registry = NodeRegistry.from_entry_points()
             registry.register(Fibo)
@@ -155,6 +157,7 @@ async def main(steps: int, repeat: int, samples: int) -> None:
                 temporal,
                 nats,
                 data,
+                authority,
                 registry,
                 control_plane_command=[sys.executable, "-m", "bench.serve_control_plane"],
             ) as stack:

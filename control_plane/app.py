@@ -11,7 +11,6 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import nats
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,7 +29,7 @@ from control_plane.ingest import EventIngestor
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import load_or_create_signing_key
 from control_plane.workspaces.service import ensure_default_project
-from data_plane.protocol import ensure_streams
+from data_plane.protocol import CONTROL_PLANE_INBOX, Bus, provision_pools
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +47,7 @@ class GraphQLEndpoint:
     """`/graphql`: GraphiQL for browsers; every operation needs a valid API token."""
 
     app: FlowForgeGraphQL | None = None
+    bus: Bus | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -78,16 +78,23 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
             if settings.admin_token is not None:
                 await ensure_token(session, "admin", settings.admin_token.get_secret_value())
         key = load_or_create_signing_key(settings.signing_key_path)
-        nc = await nats.connect(settings.nats_url, drain_timeout=5, max_reconnect_attempts=-1)
-        js = nc.jetstream()
-        await ensure_streams(js)
-        dispatcher = Dispatcher(
-            js, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
+        bus = Bus(
+            settings.nats_url,
+            name="control-plane",
+            inbox_prefix=CONTROL_PLANE_INBOX,
+            credentials=settings.nats_credentials,
         )
-        ingestor = EventIngestor(js, sessions, settings.event_subject, settings.event_consumer)
+        await bus.start()
+        await provision_pools(bus.js, settings.all_pools)
+        dispatcher = Dispatcher(
+            bus, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
+        )
+        ingestor = EventIngestor(bus, sessions, settings.all_pools)
         endpoint.app = FlowForgeGraphQL(Services(settings, sessions, registry, dispatcher))
+        endpoint.bus = bus
+        stop = asyncio.Event()
         tasks = [
-            asyncio.create_task(ingestor.run(), name="event-ingest"),
+            asyncio.create_task(ingestor.run(stop), name="event-ingest"),
             asyncio.create_task(
                 dispatcher.sweep_forever(settings.redispatch_interval), name="dispatch-sweep"
             ),
@@ -96,18 +103,21 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         try:
             yield
         finally:
-            for task in tasks:
+            stop.set()
+            for task in tasks[1:]:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await nc.close()
+            await bus.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        ready = endpoint.app is not None
-        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+        # Without the bus no run can start and no event arrives: not ready.
+        bus = endpoint.bus is not None and endpoint.bus.connected
+        ready = endpoint.app is not None and bus
+        return JSONResponse({"ready": ready, "bus": bus}, status_code=200 if ready else 503)
 
     return Starlette(
         routes=[

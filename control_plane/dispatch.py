@@ -3,7 +3,9 @@
 A run row is committed first (QUEUED, `dispatched_at` empty) and published after; the
 sweep re-publishes any run whose publish did not complete (a crash, NATS down), so a run
 is never lost. `Nats-Msg-Id` = run id and the agent's workflow id = run id make a second
-publish harmless.
+publish harmless. A run that can never be published (its signed descriptor would be over
+the bus's maximum message size, or cannot be serialised) fails at once with the reason,
+so that neither it nor the runs queued after it wait for ever.
 """
 
 import asyncio
@@ -12,12 +14,13 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from nats.js import JetStreamContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.db.models import Project, Run, Workflow, WorkflowVersion
-from data_plane.protocol import RunDescriptor, runs_subject, sign_descriptor
+from control_plane.runs.service import fail_run
+from data_plane.errors import BusUnavailableError, MessageTooLargeError
+from data_plane.protocol import Bus, RunDescriptor, runs_subject, sign_descriptor
 
 logger = logging.getLogger(__name__)
 
@@ -25,28 +28,36 @@ logger = logging.getLogger(__name__)
 class Dispatcher:
     def __init__(
         self,
-        js: JetStreamContext,
+        bus: Bus,
         signing_key: Ed25519PrivateKey,
         sessions: async_sessionmaker[AsyncSession],
         ttl: timedelta,
     ) -> None:
-        self._js = js
+        self._bus = bus
         self._key = signing_key
         self._sessions = sessions
         self._ttl = ttl
 
     async def dispatch(self, run_id: str) -> None:
-        """Publish the run's signed descriptor and record that NATS accepted it."""
+        """Publish the run's signed descriptor and record that NATS accepted it.
+
+        Raises:
+            BusUnavailableError: not connected to NATS (the sweep tries again).
+        """
         async with self._sessions.begin() as session:
             run = await session.get(Run, run_id)
-            if run is None or run.dispatched_at is not None:
+            if run is None or run.dispatched_at is not None or run.status != "QUEUED":
                 return
-            descriptor = await self._descriptor(session, run)
-            await self._js.publish(
-                runs_subject(run.pool),
-                sign_descriptor(descriptor, self._key),
-                headers={"Nats-Msg-Id": run.id},
-            )
+            subject, headers = runs_subject(run.pool), {"Nats-Msg-Id": run.id}
+            try:
+                envelope = sign_descriptor(await self._descriptor(session, run), self._key)
+                self._bus.check_size(subject, envelope, headers)
+            except (MessageTooLargeError, ValueError, RecursionError) as exc:
+                reason = f"the run cannot be dispatched: {exc}"
+                logger.error("run %s: %s", run.id, reason, extra={"run_id": run.id})
+                fail_run(run, reason, datetime.now(UTC))
+                return
+            await self._bus.publish(subject, envelope, headers=headers)
             run.dispatched_at = datetime.now(UTC)
         logger.info("dispatched run %s", run_id, extra={"run_id": run_id})
 
@@ -72,7 +83,8 @@ class Dispatcher:
         )
 
     async def sweep(self, older_than: timedelta = timedelta(seconds=2)) -> int:
-        """Publish every queued run whose earlier publish did not complete."""
+        """Publish every queued run whose earlier publish did not complete; one run that
+        fails to publish never holds back the others."""
         cutoff = datetime.now(UTC) - older_than
         async with self._sessions() as session:
             run_ids = (
@@ -85,7 +97,12 @@ class Dispatcher:
                 )
             ).all()
         for run_id in run_ids:
-            await self.dispatch(run_id)
+            try:
+                await self.dispatch(run_id)
+            except BusUnavailableError:
+                return 0
+            except Exception:
+                logger.exception("could not dispatch run %s; the next sweep retries", run_id)
         return len(run_ids)
 
     async def sweep_forever(self, interval: float) -> None:

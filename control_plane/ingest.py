@@ -1,89 +1,156 @@
 """Ingesting data-plane events into Run / NodeRun rows.
 
-A durable JetStream consumer survives control-plane restarts: events published while the
-control plane was down are applied when it comes back. Each event is acknowledged after
-its transaction commits, and applied once thanks to its event id.
+Each pool reports on its own stream (`FF_EVENTS_<pool>`), which only that pool's
+credentials may write to; the ingest reads each with a durable consumer, so events
+published while the control plane was down are applied when it comes back. Events are
+acknowledged after their transaction commits and applied once thanks to their ids.
+
+Nothing a pool sends can stop the ingest:
+
+- a message that is not a valid event batch is dead-lettered (`malformed`) at once;
+- events about a run whose descriptor does not name the pool they came from are refused
+  and the message is dead-lettered (`wrong_pool`);
+- a message that cannot be applied while the database takes others is retried a few
+  times, then dead-lettered (`unappliable`) with the error; while the database itself is
+  unreachable nothing is dead-lettered, everything waits.
 """
 
 import asyncio
+import functools
 import logging
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig
 from pydantic import ValidationError
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.runs.service import apply_events
-from data_plane.protocol import EventBatch, dead_events_subject, dead_letter
+from data_plane.protocol import (
+    INGEST_CONSUMER,
+    Bus,
+    EventBatch,
+    RunEvent,
+    consume,
+    dead_events_subject,
+    dead_letter,
+    events_stream,
+)
 
 logger = logging.getLogger(__name__)
+
+# Deliveries of one message before it is set aside as unappliable.
+MAX_ATTEMPTS = 5
+_RETRY_DELAY = 1.0
 
 
 class EventIngestor:
     def __init__(
-        self,
-        js: JetStreamContext,
-        sessions: async_sessionmaker[AsyncSession],
-        subject: str,
-        durable: str,
+        self, bus: Bus, sessions: async_sessionmaker[AsyncSession], pools: list[str]
     ) -> None:
-        self._js = js
+        self._bus = bus
         self._sessions = sessions
-        self._subject = subject
-        self._durable = durable
+        self._pools = pools
 
-    async def run(self) -> None:
-        subscription = await self._js.pull_subscribe(
-            self._subject,
-            durable=self._durable,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30.0),
+    async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(
+            *(
+                consume(
+                    self._bus,
+                    events_stream(pool),
+                    INGEST_CONSUMER,
+                    functools.partial(self._ingest, pool),
+                    stop,
+                    batch=64,
+                )
+                for pool in self._pools
+            )
         )
-        try:
-            while True:
-                try:
-                    messages = await subscription.fetch(64, timeout=1.0)
-                except (NatsTimeoutError, TimeoutError):
-                    continue
-                try:
-                    await self._ingest(messages)
-                    for message in messages:
-                        await message.ack()
-                except Exception:
-                    # Unacknowledged messages come back after ack_wait; applying is idempotent.
-                    logger.exception("event ingest failed; the batch will be redelivered")
-                    await asyncio.sleep(1.0)
-        finally:
-            await subscription.unsubscribe()
 
-    async def _ingest(self, messages: list[Msg]) -> None:
-        """Apply a fetched batch in one transaction (one commit for many events)."""
-        events = []
+    async def _ingest(self, pool: str, messages: list[Msg]) -> None:
+        """Apply a fetched batch in one transaction (one commit for many events); when
+        that fails, apply its messages one by one to find the one at fault."""
+        readable: list[tuple[Msg, list[RunEvent]]] = []
         for message in messages:
             try:
-                events.extend(EventBatch.model_validate_json(message.data).events)
+                readable.append((message, EventBatch.model_validate_json(message.data).events))
             except ValidationError as exc:
-                logger.warning("malformed event message on %s: %s", message.subject, exc)
-                pool = message.subject.rsplit(".", 1)[-1]
-                await dead_letter(
-                    self._js, dead_events_subject(pool), message, "malformed", str(exc)
+                await self._set_aside(pool, message, "malformed", str(exc))
+        try:
+            async with self._sessions.begin() as session:
+                applied = await apply_events(
+                    session, pool, [event for _, events in readable for event in events]
                 )
-        while True:
+        except Exception:
+            logger.info(
+                "a batch of %d event messages failed; applying them one by one", len(readable)
+            )
+        else:
+            for message, events in readable:
+                await self._acknowledge(pool, message, events, applied.refused)
+            return
+        for message, events in readable:
+            await self._apply_one(pool, message, events)
+
+    async def _apply_one(self, pool: str, message: Msg, events: list[RunEvent]) -> None:
+        for _ in range(3):
             try:
                 async with self._sessions.begin() as session:
-                    await apply_events(session, events)
+                    applied = await apply_events(session, pool, events)
+            except IntegrityError:
+                # Another control-plane replica applied some of them first: read again.
+                continue
+            except Exception as exc:
+                await self._failed(pool, message, exc)
                 return
-            except IntegrityError:
-                # Another control-plane replica applied some of them first: one at a time.
-                break
-            except Exception:
-                logger.exception("could not apply %d events; retrying", len(events))
-                await asyncio.sleep(1.0)
-        for event in events:
-            try:
-                async with self._sessions.begin() as session:
-                    await apply_events(session, [event])
-            except IntegrityError:
-                pass
+            await self._acknowledge(pool, message, events, applied.refused)
+            return
+        await message.nak(delay=_RETRY_DELAY)
+
+    async def _acknowledge(
+        self, pool: str, message: Msg, events: list[RunEvent], refused: list[RunEvent]
+    ) -> None:
+        refused_ids = {event.event_id for event in refused}
+        mine = [event for event in events if event.event_id in refused_ids]
+        if mine:
+            runs = sorted({event.run_id for event in mine})
+            reason = (
+                f"pool {pool!r} reported {len(mine)} events about runs it was not given: "
+                f"{', '.join(runs)}"
+            )
+            logger.warning("refused events: %s", reason)
+            await self._set_aside(pool, message, "wrong_pool", reason)
+            return
+        await message.ack()
+
+    async def _failed(self, pool: str, message: Msg, exc: Exception) -> None:
+        if not await self._database_answers():
+            logger.warning("the registry database is unreachable; events wait: %s", exc)
+            await message.nak(delay=_RETRY_DELAY)
+            return
+        attempts = message.metadata.num_delivered or 1
+        if attempts < MAX_ATTEMPTS:
+            logger.warning(
+                "could not apply an event message (attempt %d of %d): %r",
+                attempts,
+                MAX_ATTEMPTS,
+                exc,
+            )
+            await message.nak(delay=_RETRY_DELAY)
+            return
+        await self._set_aside(
+            pool, message, "unappliable", f"failed {attempts} times: {type(exc).__name__}: {exc}"
+        )
+
+    async def _set_aside(self, pool: str, message: Msg, reason: str, error: str) -> None:
+        logger.warning("dead-lettering an event message from pool %s (%s): %s", pool, reason, error)
+        await dead_letter(self._bus, dead_events_subject(pool), message, reason, error)
+        await message.ack()
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True

@@ -1,9 +1,11 @@
 """Settings of a control-plane process, read from `FLOWFORGE_CP_*`."""
 
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN
 
@@ -18,6 +20,11 @@ class ControlPlaneSettings(BaseSettings):
         description="SQLAlchemy async URL (sqlite+aiosqlite:// or postgresql+asyncpg://).",
     )
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_credentials: Path | None = Field(
+        None,
+        description="NATS credentials file of the control plane (user JWT and seed); "
+        "None for a server without authentication.",
+    )
     signing_key_path: Path = Field(
         Path(".flowforge/signing-key.pem"),
         description="Ed25519 private key (PEM) that signs run descriptors; created if missing.",
@@ -33,12 +40,32 @@ class ControlPlaneSettings(BaseSettings):
         gt=0,
         description="How long a dispatched run may wait for an agent before it expires.",
     )
-    event_subject: str = Field(
-        "ff.events.>", description="Subject filter of the events this control plane ingests."
-    )
-    event_consumer: str = Field(
-        "control-plane", description="Durable JetStream consumer name for event ingest."
+    pools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Worker pools besides the default one (comma-separated in the "
+        "environment): the control plane provisions their streams and consumers and "
+        "ingests their events.",
     )
     redispatch_interval: float = Field(
         5.0, description="Seconds between sweeps that re-publish runs never acknowledged by NATS."
     )
+
+    @field_validator("pools", mode="before")
+    @classmethod
+    def _split_pools(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("pools")
+    @classmethod
+    def _check_pools(cls, value: list[str]) -> list[str]:
+        for pool in value:
+            if not re.fullmatch(POOL_PATTERN, pool):
+                raise ValueError(f"pool {pool!r}: letters, digits, '_' and '-' only")
+        return value
+
+    @property
+    def all_pools(self) -> list[str]:
+        """The default pool first, then the others, each once."""
+        return list(dict.fromkeys([self.default_pool, *self.pools]))

@@ -13,9 +13,6 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -24,8 +21,12 @@ from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definitio
 from data_plane.errors import DescriptorRejectedError
 from data_plane.messages import DagRunInput, NodeMode
 from data_plane.protocol import (
+    RUNS_STREAM,
+    Bus,
     RunDescriptor,
     RunEvent,
+    agent_consumer,
+    consume,
     dead_letter,
     dead_runs_subject,
     publish_events,
@@ -41,13 +42,13 @@ logger = logging.getLogger(__name__)
 class Agent:
     def __init__(
         self,
-        js: JetStreamContext,
+        bus: Bus,
         temporal: Client,
         registry: NodeRegistry,
         trusted_keys: Mapping[str, Ed25519PublicKey],
         pool: str,
     ) -> None:
-        self._js = js
+        self._bus = bus
         self._temporal = temporal
         self._registry = registry
         self._trusted_keys = trusted_keys
@@ -55,27 +56,17 @@ class Agent:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Pull and handle descriptors until `stop` is set."""
-        subscription = await self._js.pull_subscribe(
-            runs_subject(self._pool),
-            durable=f"agent-{self._pool}",
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60.0),
-        )
         logger.info("agent pulling %s", runs_subject(self._pool))
-        try:
-            while not stop.is_set():
-                try:
-                    messages = await subscription.fetch(16, timeout=0.5)
-                except (NatsTimeoutError, TimeoutError):
-                    continue
-                for message in messages:
-                    try:
-                        await self.handle(message)
-                    except Exception:
-                        # NATS or Temporal trouble: the descriptor stays unacknowledged
-                        # and comes back after ack_wait.
-                        logger.exception("could not handle a descriptor; it will be redelivered")
-        finally:
-            await subscription.unsubscribe()
+        await consume(self._bus, RUNS_STREAM, agent_consumer(self._pool), self._handle_all, stop)
+
+    async def _handle_all(self, messages: list[Msg]) -> None:
+        for message in messages:
+            try:
+                await self.handle(message)
+            except Exception:
+                # NATS or Temporal trouble: the descriptor stays unacknowledged and comes
+                # back after the consumer's ack wait.
+                logger.exception("could not handle a descriptor; it will be redelivered")
 
     async def handle(self, message: Msg) -> None:
         try:
@@ -142,8 +133,8 @@ class Agent:
 
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
         logger.warning("refused descriptor (%s): %s", code, reason)
-        await dead_letter(self._js, dead_runs_subject(self._pool), message, code, reason)
+        await dead_letter(self._bus, dead_runs_subject(self._pool), message, code, reason)
 
     async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
         event = RunEvent.create(descriptor.run_id, "run.failed", datetime.now(UTC), error=error)
-        await publish_events(self._js, descriptor.pool, [event])
+        await publish_events(self._bus, self._pool, [event])

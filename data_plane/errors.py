@@ -2,13 +2,16 @@
 
 DataPlaneError
  ├── DescriptorRejectedError   a run descriptor failed verification (never executed)
- └── SettingsError             the agent/worker was configured wrongly
+ ├── SettingsError             the agent/worker was configured wrongly
+ ├── BusUnavailableError       not connected to NATS at the moment
+ ├── MessageTooLargeError      a message over the server's maximum payload
+ └── OutputTooLargeError       a node output over the inline limit (fails the node)
 """
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from data_plane.protocol import RunDescriptor
+    from data_plane.protocol.models import RunDescriptor
 
 
 class DataPlaneError(Exception):
@@ -30,3 +33,36 @@ class DescriptorRejectedError(DataPlaneError):
 
 class SettingsError(DataPlaneError):
     code = "bad_settings"
+
+
+class BusUnavailableError(DataPlaneError):
+    """No connection to NATS right now; the caller retries later."""
+
+    code = "bus_unavailable"
+
+
+class MessageTooLargeError(DataPlaneError):
+    """A message that NATS would refuse (and close the connection for): never sent."""
+
+    code = "message_too_large"
+
+    def __init__(self, subject: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"a message of {size} bytes for {subject} exceeds the bus's maximum payload of "
+            f"{limit} bytes (headers included)"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class OutputTooLargeError(DataPlaneError):
+    """A node produced more than may travel inline; retrying would produce it again."""
+
+    code = "OutputTooLarge"
+
+    def __init__(self, node_id: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"node {node_id!r} produced an output of {size} bytes, over the inline limit of "
+            f"{limit} bytes (FLOWFORGE_DP_MAX_OUTPUT_BYTES); return less, e.g. select the "
+            "fields you need"
+        )

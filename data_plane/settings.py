@@ -21,6 +21,17 @@ class DataPlaneSettings(BaseSettings):
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_credentials: Path | None = Field(
+        None,
+        description="NATS credentials file of this pool (user JWT and seed); "
+        "None for a server without authentication.",
+    )
+    max_output_bytes: int = Field(
+        256 * 1024,
+        gt=0,
+        description="Largest node output carried inline (canonical JSON bytes); a node "
+        "whose output is larger fails without retrying.",
+    )
     trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="PEM files of control-plane public keys whose descriptors may run "

@@ -3,8 +3,6 @@
 import asyncio
 import logging
 
-import nats
-from nats.aio.client import Client as NatsClient
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -12,15 +10,18 @@ from temporalio.worker import Worker
 from connectors_sdk import NodeRegistry
 from data_plane.activities.nodes import NodeActivities
 from data_plane.agent import Agent
-from data_plane.protocol import ensure_streams, task_queue
+from data_plane.protocol import Bus, pool_inbox, task_queue
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
 from data_plane.workflows.dag import DagRunWorkflow
 
 logger = logging.getLogger(__name__)
 
 
-def build_worker(client: Client, nc: NatsClient, registry: NodeRegistry, pool: str) -> Worker:
-    activities = NodeActivities(registry, nc.jetstream())
+def build_worker(
+    client: Client, bus: Bus, registry: NodeRegistry, settings: DataPlaneSettings
+) -> Worker:
+    pool = settings.pool
+    activities = NodeActivities(registry, bus, pool, settings.max_output_bytes)
     return Worker(
         client,
         task_queue=task_queue(pool),
@@ -39,14 +40,18 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
     """Run one agent and one worker for `settings.pool` until `stop` is set."""
     trusted_keys = load_trusted_keys(settings.trusted_keys)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
-    nc = await nats.connect(settings.nats_url, drain_timeout=5, max_reconnect_attempts=-1)
+    bus = Bus(
+        settings.nats_url,
+        name=f"data-plane-{settings.pool}",
+        inbox_prefix=pool_inbox(settings.pool),
+        credentials=settings.nats_credentials,
+    )
+    await bus.start()
     try:
-        js = nc.jetstream()
-        await ensure_streams(js)
-        agent = Agent(js, client, registry, trusted_keys, settings.pool)
-        worker = build_worker(client, nc, registry, settings.pool)
+        agent = Agent(bus, client, registry, trusted_keys, settings.pool)
+        worker = build_worker(client, bus, registry, settings)
         async with worker:
             logger.info("data plane ready: pool %s", settings.pool)
             await agent.run(stop)
     finally:
-        await nc.close()
+        await bus.close()

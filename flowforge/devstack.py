@@ -3,7 +3,8 @@
 Layout of the data directory (everything persists, so a restart loses nothing)::
 
     temporal/      Temporal dev server (SQLite) and its log
-    nats/          NATS JetStream storage and its log
+    nats/          NATS JetStream storage, its account resolver, its config and its log
+    nats-auth/     the keys NATS trusts and each identity's credentials (mode 0600)
     openbao/       OpenBao raft storage, its unseal key (init.json, mode 0600) and its log
     registry.db    control-plane registry (SQLite)
     signing-key.pem, signing-key.pub.pem   descriptor signing key pair
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from control_plane.auth import generate_token
 from control_plane.signing import load_or_create_signing_key, public_key_path
+from data_plane.protocol import DEFAULT_POOL
+from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import (
     ServerProcess,
     ServerStartError,
@@ -61,6 +64,7 @@ class DevStack:
         self.admin_token = _admin_token(self.data_dir / "admin-token")
         key_path = self.data_dir / "signing-key.pem"
         load_or_create_signing_key(key_path)
+        authority = BusAuthority.load_or_create(self.data_dir / "nats-auth")
         try:
             temporal = self._step(
                 "Temporal",
@@ -69,15 +73,26 @@ class DevStack:
                 ),
             )
             nats = self._step(
-                "NATS JetStream", lambda: start_nats(self.data_dir / "nats", self.ports.nats)
+                "NATS JetStream",
+                lambda: start_nats(self.data_dir / "nats", self.ports.nats, authority),
             )
             self._step(
                 "OpenBao", lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0]
             )
-            self._step("control plane", lambda: self._start_control_plane(nats.address, key_path))
+            self._step(
+                "control plane",
+                lambda: self._start_control_plane(
+                    nats.address, authority.control_plane_credentials(), key_path
+                ),
+            )
             self._step(
                 "data plane (agent + worker, pool 'default')",
-                lambda: self._start_data_plane(temporal.address, nats.address, key_path),
+                lambda: self._start_data_plane(
+                    temporal.address,
+                    nats.address,
+                    authority.pool_credentials(DEFAULT_POOL),
+                    key_path,
+                ),
             )
         except BaseException:
             self.stop()
@@ -107,20 +122,26 @@ class DevStack:
         self.report(f"  ✓ {title} ready at {process.address} ({time.monotonic() - began:.1f} s)")
         return process
 
-    def _start_control_plane(self, nats_url: str, key_path: Path) -> ServerProcess:
+    def _start_control_plane(
+        self, nats_url: str, credentials: Path, key_path: Path
+    ) -> ServerProcess:
         env = {
             "FLOWFORGE_CP_PORT": str(self.ports.api),
             "FLOWFORGE_CP_DATABASE_URL": f"sqlite+aiosqlite:///{self.data_dir / 'registry.db'}",
             "FLOWFORGE_CP_NATS_URL": nats_url,
+            "FLOWFORGE_CP_NATS_CREDENTIALS": str(credentials),
             "FLOWFORGE_CP_SIGNING_KEY_PATH": str(key_path),
             "FLOWFORGE_CP_ADMIN_TOKEN": self.admin_token,
         }
         return start_control_plane(env, self.data_dir / "logs" / "control-plane.log")
 
-    def _start_data_plane(self, temporal: str, nats_url: str, key_path: Path) -> ServerProcess:
+    def _start_data_plane(
+        self, temporal: str, nats_url: str, credentials: Path, key_path: Path
+    ) -> ServerProcess:
         env = {
             "FLOWFORGE_DP_TEMPORAL_ADDRESS": temporal,
             "FLOWFORGE_DP_NATS_URL": nats_url,
+            "FLOWFORGE_DP_NATS_CREDENTIALS": str(credentials),
             "FLOWFORGE_DP_TRUSTED_KEYS": str(public_key_path(key_path)),
         }
         log_path = self.data_dir / "logs" / "data-plane.log"

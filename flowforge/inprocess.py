@@ -24,9 +24,11 @@ from connectors_sdk import NodeRegistry
 from control_plane.app import create_app
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import public_key_path
+from data_plane.protocol import CONTROL_PLANE_INBOX, pool_inbox
 from data_plane.settings import DataPlaneSettings
 from data_plane.worker import connect_temporal, serve
 from flowforge.devstack import start_control_plane
+from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess, free_port
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -100,6 +102,16 @@ class Stack:
             self._dp_stop.set()
             await self._dp_task
             self._dp_task = None
+
+    async def connect_as_pool(self) -> NatsClient:
+        """A NATS connection with this stack's pool credentials (close it when done)."""
+        assert self.dp_settings.nats_credentials is not None
+        return await nats.connect(
+            self.dp_settings.nats_url,
+            drain_timeout=2,
+            user_credentials=str(self.dp_settings.nats_credentials),
+            inbox_prefix=pool_inbox(self.pool),
+        )
 
     async def graphql(self, query: str, token: str | None = None, **variables: Any) -> Any:
         """POST an operation; returns the whole response body (data and errors)."""
@@ -178,13 +190,16 @@ async def running_stack(
     temporal_server: ServerProcess,
     nats_server: ServerProcess,
     data_dir: Path,
+    authority: BusAuthority,
     registry: NodeRegistry | None = None,
     control_plane_command: Sequence[str] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
-    With `control_plane_command` the control plane runs as that child process (configured
-    through `FLOWFORGE_CP_*`), as it would in production; otherwise it runs in this process.
+    Each connects to NATS with its own credentials from `authority` (the NATS server must
+    trust it). `Stack.nats` holds the control plane's. With `control_plane_command` the
+    control plane runs as that child process (configured through `FLOWFORGE_CP_*`), as it
+    would in production; otherwise it runs in this process.
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -193,21 +208,26 @@ async def running_stack(
         port=free_port(),
         database_url=database_url,
         nats_url=nats_server.address,
+        nats_credentials=authority.control_plane_credentials(),
         signing_key_path=key_path,
         admin_token=SecretStr(token),
         default_pool=pool,
-        event_subject=f"ff.events.{pool}",
-        event_consumer=f"cp-{pool}",
         redispatch_interval=0.5,
     )
     dp_settings = DataPlaneSettings(
         pool=pool,
         temporal_address=temporal_server.address,
         nats_url=nats_server.address,
+        nats_credentials=authority.pool_credentials(pool),
         trusted_keys=[public_key_path(key_path)],
     )
     temporal = await connect_temporal(temporal_server.address, "default")
-    nc = await nats.connect(nats_server.address, drain_timeout=2)
+    nc = await nats.connect(
+        nats_server.address,
+        drain_timeout=2,
+        user_credentials=str(cp_settings.nats_credentials),
+        inbox_prefix=CONTROL_PLANE_INBOX,
+    )
     stack = Stack(
         cp_settings, dp_settings, registry or NodeRegistry.from_entry_points(), token, temporal, nc
     )
@@ -235,8 +255,9 @@ def _start_control_plane_process(
 ) -> ServerProcess:
     env = {
         f"FLOWFORGE_CP_{name.upper()}": str(value)
-        for name, value in settings.model_dump(exclude={"admin_token"}).items()
+        for name, value in settings.model_dump(exclude={"admin_token", "pools"}).items()
     }
+    env["FLOWFORGE_CP_POOLS"] = ",".join(settings.pools)
     assert settings.admin_token is not None
     env["FLOWFORGE_CP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
     return start_control_plane(env, data_dir / "control-plane.log", command)

@@ -36,6 +36,8 @@ from typing import Any
 
 import hvac
 
+from flowforge.nats_accounts import BusAuthority
+
 __all__ = [
     "ServerProcess",
     "ServerStartError",
@@ -260,11 +262,23 @@ def start_temporal(data_dir: Path, port: int, *, ui_port: int | None = None) -> 
     )
 
 
-def start_nats(data_dir: Path, port: int) -> ServerProcess:
-    """NATS with JetStream (stored in `data_dir/jetstream`) on 127.0.0.1:`port`."""
+def start_nats(data_dir: Path, port: int, authority: BusAuthority | None = None) -> ServerProcess:
+    """NATS with JetStream (stored in `data_dir/jetstream`) on 127.0.0.1:`port`.
+
+    With an `authority`, the server trusts its operator and nothing connects without
+    credentials it issued (`data_dir/nats.conf` is written at every start); without one,
+    anyone who reaches the port may do anything, which only the server's own tests want.
+    """
     data_dir = _prepare(data_dir)
     command = [find_binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(port)]
     command += ["-sd", str(data_dir / "jetstream"), "--server_name", "flowforge"]
+    if authority is not None:
+        config = data_dir / "nats.conf"
+        config.write_text(
+            "# Written by flowforge at every start; edits are overwritten.\n"
+            + authority.server_config(data_dir / "accounts")
+        )
+        command += ["-c", str(config)]
     return start_process(
         "NATS",
         command,

@@ -117,6 +117,9 @@ class Run(Base):
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="QUEUED")
     pool: Mapped[str] = mapped_column(String(100))
+    # Every pool the run's descriptor names (its own and those nodes are pinned to): the
+    # only pools whose events about it are accepted. None for runs older than the column.
+    pools: Mapped[list[str] | None] = mapped_column(JsonType, nullable=True)
     input: Mapped[Any]
     output: Mapped[Any | None] = mapped_column(JsonType, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -46,12 +46,14 @@ async def start_run(
     if not isinstance(run_input, dict):
         raise InvalidInputError("input: must be a JSON object", field="input")
     _check_input(found.definition.get("input", {}), run_input)
+    pinned = {node.get("pool") for node in found.definition.get("nodes", [])}
     run = Run(
         project_id=workflow.project_id,
         workflow_id=workflow.id,
         version_id=found.id,
         version=found.version,
         pool=pool,
+        pools=[pool, *sorted(p for p in pinned if isinstance(p, str) and p != pool)],
         input=run_input,
         idempotency_key=idempotency_key,
     )
@@ -139,12 +141,23 @@ async def node_runs_of(session: AsyncSession, run_ids: Sequence[str]) -> dict[st
     return found
 
 
-async def apply_events(session: AsyncSession, events: Sequence[RunEvent]) -> int:
-    """Apply data-plane events to their runs; returns how many were new.
+@dataclass(frozen=True)
+class Applied:
+    """What `apply_events` did: how many events were new, and which it refused because
+    their pool has no say in their run."""
 
-    Events already applied (by id) and events of unknown runs are skipped. Status never
-    moves backwards: a late or repeated event cannot reopen a finished run or node. The
-    rows a batch touches are read with three queries, whatever its size.
+    new: int
+    refused: list[RunEvent]
+
+
+async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEvent]) -> Applied:
+    """Apply events that pool `pool` reported to their runs.
+
+    Events already applied (by id) and events of unknown runs are skipped. An event about
+    a run whose descriptor does not name `pool` is refused (and not remembered, so that it
+    cannot shadow the genuine event with the same id). Status never moves backwards: a
+    late or repeated event cannot reopen a finished run or node. The rows a batch touches
+    are read with three queries, whatever its size.
     """
     event_ids = {e.event_id for e in events}
     seen = set(
@@ -159,9 +172,13 @@ async def apply_events(session: AsyncSession, events: Sequence[RunEvent]) -> int
         for n in await session.scalars(select(NodeRun).where(NodeRun.run_id.in_(run_ids)))
     }
     applied = 0
+    refused: list[RunEvent] = []
     for event in events:
         run = runs.get(event.run_id)
         if event.event_id in seen or run is None:
+            continue
+        if pool not in (run.pools or [run.pool]):
+            refused.append(event)
             continue
         seen.add(event.event_id)
         applied += 1
@@ -185,7 +202,13 @@ async def apply_events(session: AsyncSession, events: Sequence[RunEvent]) -> int
                 session.add(node)
             _apply_node_event(node, event)
     await session.flush()
-    return applied
+    return Applied(applied, refused)
+
+
+def fail_run(run: Run, error: str | None, at: datetime) -> None:
+    """Mark a run FAILED unless it already finished."""
+    if run.status not in TERMINAL:
+        run.status, run.error, run.finished_at = "FAILED", error, at
 
 
 def _apply_run_event(run: Run, event: RunEvent) -> None:
@@ -194,7 +217,7 @@ def _apply_run_event(run: Run, event: RunEvent) -> None:
     if event.kind == "run.succeeded":
         run.status, run.output, run.finished_at = "SUCCEEDED", event.output, event.at
     elif event.kind == "run.failed":
-        run.status, run.error, run.finished_at = "FAILED", event.error, event.at
+        fail_run(run, event.error, event.at)
     elif run.status == "QUEUED":
         run.status = "RUNNING"
     if run.started_at is None and event.kind != "run.failed":

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from nats.js import JetStreamContext
 from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -23,7 +22,9 @@ from connectors_sdk import (
     NodeContext,
     NodeRegistry,
     NodeResult,
+    canonical_json,
 )
+from data_plane.errors import OutputTooLargeError
 from data_plane.messages import (
     ChainStepFailure,
     PublishEventsInput,
@@ -32,24 +33,28 @@ from data_plane.messages import (
     RunNodeInput,
     RunNodeResult,
 )
-from data_plane.protocol import EventKind, RunEvent, publish_events
+from data_plane.protocol import Bus, EventKind, RunEvent, publish_events
 
 logger = logging.getLogger(__name__)
 
 
 class NodeActivities:
-    def __init__(self, registry: NodeRegistry, js: JetStreamContext) -> None:
+    def __init__(self, registry: NodeRegistry, bus: Bus, pool: str, max_output_bytes: int) -> None:
         self._registry = registry
-        self._js = js
+        self._bus = bus
+        # Events go out on this worker's own pool subjects, the only ones its credentials
+        # allow, also for a node of a run whose other nodes run in another pool.
+        self._pool = pool
+        self._max_output_bytes = max_output_bytes
 
     @activity.defn(name="run_node")
     async def run_node(self, request: RunNodeInput) -> RunNodeResult:
         attempt = activity.info().attempt + request.attempt_offset
         started = self._event(request, "node.started", attempt=attempt, input=request.input)
         if request.defer_events:
-            await self.publish(request.pool, request.events)
+            await self.publish(request.events)
         else:
-            await self.publish(request.pool, [*request.events, started])
+            await self.publish([*request.events, started])
         try:
             result = await self._run(request, attempt)
         except Exception as exc:
@@ -59,11 +64,11 @@ class NodeActivities:
                 report.append(
                     self._event(request, "node.retrying", attempt=attempt, error=failure.message)
                 )
-            await self.publish(request.pool, report)
+            await self.publish(report)
             raise failure from exc
         succeeded = self._event(request, "node.succeeded", attempt=attempt, output=result.output)
         if not request.defer_events:
-            await self.publish(request.pool, [succeeded])
+            await self.publish([succeeded])
         return RunNodeResult(
             output=result.output,
             port=result.port,
@@ -76,7 +81,7 @@ class NodeActivities:
     async def run_chain(self, request: RunChainInput) -> RunChainResult:
         """Run the steps in order, stopping at the first failure (reported, not raised,
         so that the workflow applies that node's own retry policy)."""
-        await self.publish(request.steps[0].pool, request.events)
+        await self.publish(request.events)
         results: list[RunNodeResult] = []
         node_input = request.steps[0].input
         for step in request.steps:
@@ -107,10 +112,10 @@ class NodeActivities:
 
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishEventsInput) -> None:
-        await self.publish(request.pool, request.events)
+        await self.publish(request.events)
 
-    async def publish(self, pool: str, events: Sequence[RunEvent]) -> None:
-        await publish_events(self._js, pool, events)
+    async def publish(self, events: Sequence[RunEvent]) -> None:
+        await publish_events(self._bus, self._pool, events)
 
     async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
         """Validate, run (or evaluate, for a pure node type the interpreter does not know),
@@ -135,6 +140,9 @@ class NodeActivities:
             output = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             port = None
         checked = node_cls.Output.model_validate(output).model_dump(mode="json")
+        size = len(canonical_json(checked))
+        if size > self._max_output_bytes:
+            raise OutputTooLargeError(request.node_id, size, self._max_output_bytes)
         return NodeResult(output=checked, port=port)
 
     @staticmethod
@@ -145,6 +153,8 @@ class NodeActivities:
 def _as_application_error(exc: Exception, timeout: float | None = None) -> ApplicationError:
     if isinstance(exc, TimeoutError) and timeout is not None:
         return ApplicationError(f"timed out after {timeout:g} s", type="NodeTimedOut")
+    if isinstance(exc, OutputTooLargeError):
+        return ApplicationError(str(exc), type=exc.code, non_retryable=True)
     if isinstance(exc, ValidationError):
         return ApplicationError(
             f"invalid node data: {_validation_summary(exc)}",

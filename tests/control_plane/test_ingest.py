@@ -14,8 +14,14 @@ FLOW = {
 
 
 async def test_malformed_event_message_is_dead_lettered_and_ingest_goes_on(stack: Stack) -> None:
+    pool = await stack.connect_as_pool()
+    try:
+        await pool.jetstream().publish(
+            events_subject(stack.pool), b'{"events": [{"kind": "nonsense"}]}'
+        )
+    finally:
+        await pool.close()
     js = stack.nats.jetstream()
-    await js.publish(events_subject(stack.pool), b'{"events": [{"kind": "nonsense"}]}')
 
     run = await stack.run_to_end(FLOW)
 

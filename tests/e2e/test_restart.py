@@ -3,6 +3,8 @@ the data plane (descriptors wait in NATS, cut-off nodes are retried on the new w
 
 import asyncio
 
+from data_plane.protocol import INGEST_CONSUMER, events_stream
+
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack, assert_eventually
 
@@ -52,7 +54,7 @@ async def test_run_finishes_and_is_fully_recorded_across_a_control_plane_restart
 
     async def nothing_pending() -> bool:
         info = await stack.nats.jetstream().consumer_info(
-            "FF_EVENTS", stack.cp_settings.event_consumer
+            events_stream(stack.pool), INGEST_CONSUMER
         )
         return info.num_pending == 0 and info.num_ack_pending == 0
 

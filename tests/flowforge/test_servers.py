@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
+from data_plane.protocol import CONTROL_PLANE_INBOX
+from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import (
     ServerProcess,
     ServerStartError,
@@ -170,8 +172,14 @@ async def test_session_temporal_server_accepts_clients(temporal_server: ServerPr
     assert await client.workflow_service.get_system_info(GetSystemInfoRequest())
 
 
-async def test_session_nats_server_has_jetstream(nats_server: ServerProcess) -> None:
-    connection = await nats.connect(nats_server.address)
+async def test_session_nats_server_has_jetstream(
+    nats_server: ServerProcess, bus_authority: BusAuthority
+) -> None:
+    connection = await nats.connect(
+        nats_server.address,
+        user_credentials=str(bus_authority.control_plane_credentials()),
+        inbox_prefix=CONTROL_PLANE_INBOX,
+    )
     try:
         account = await connection.jetstream().account_info()
     finally:

@@ -1,0 +1,127 @@
+"""The messages of the wire contract: run descriptors, their envelope, run events.
+
+Light on purpose (pydantic and the SDK's canonical JSON only): the control plane imports it.
+Every field that crosses the bus is checked here, at the boundary, so that a message a
+reader cannot apply is refused as malformed instead of failing later in a database or a
+workflow.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from connectors_sdk import canonical_json
+
+DEFAULT_POOL = "default"
+# A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
+POOL_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+RunStatus = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+NodeStatus = Literal["RUNNING", "RETRYING", "SUCCEEDED", "FAILED", "SKIPPED"]
+EventKind = Literal[
+    "run.started",
+    "run.succeeded",
+    "run.failed",
+    "node.started",
+    "node.retrying",
+    "node.succeeded",
+    "node.failed",
+    "node.skipped",
+]
+
+
+class RunDescriptor(BaseModel):
+    """Everything a data plane needs to execute one run, signed by the control plane."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    workspace_id: str
+    project_id: str
+    workflow_id: str
+    workflow_name: str
+    version: int
+    sha256: str
+    definition: dict[str, Any]
+    input: dict[str, Any] = Field(default_factory=dict)
+    secret_grants: list[str] = Field(default_factory=list)
+    pool: str = DEFAULT_POOL
+    issued_at: datetime
+    expires_at: datetime
+    nonce: str
+    trace: dict[str, str] = Field(default_factory=dict)
+
+
+class SignedEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key_id: str
+    payload: str
+    signature: str
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of representable UTC times") from None
+    if utc.year < EARLIEST_EVENT_YEAR:
+        raise ValueError(f"is before {EARLIEST_EVENT_YEAR}: not a time a run could have had")
+    return utc
+
+
+# Times must be zone-aware and sane; they are stored in UTC.
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+EARLIEST_EVENT_YEAR = 2000
+# Bounds for the identifiers (the registry stores node ids in 100 characters).
+MAX_NODE_ID_LENGTH = 100
+MAX_RUN_ID_LENGTH = 100
+
+
+class RunEvent(BaseModel):
+    """A run or node transition reported by the data plane.
+
+    `event_id` is deterministic (run, node, kind, attempt), so a redelivered or re-emitted
+    event is recognised and applied once.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(max_length=MAX_RUN_ID_LENGTH + MAX_NODE_ID_LENGTH + 40)
+    run_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH)
+    kind: EventKind
+    at: EventTime
+    node_id: str | None = Field(None, min_length=1, max_length=MAX_NODE_ID_LENGTH)
+    attempt: int = Field(1, ge=1, le=1_000_000)
+    input: Any = None
+    output: Any = None
+    error: str | None = None
+
+    @classmethod
+    def create(
+        cls, run_id: str, kind: EventKind, at: datetime, node_id: str | None = None, **fields: Any
+    ) -> "RunEvent":
+        attempt = fields.get("attempt", 1)
+        event_id = f"{run_id}:{node_id or '-'}:{kind}:{attempt}"
+        return cls(event_id=event_id, run_id=run_id, kind=kind, at=at, node_id=node_id, **fields)
+
+
+class EventBatch(BaseModel):
+    """One message on `ff.events.<pool>`: events in the order they happened."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[RunEvent]
+
+    @property
+    def message_id(self) -> str:
+        """Derived from the event ids: a re-published batch is dropped by JetStream's
+        dedupe, while any batch with other events gets through."""
+        ids = "\n".join(event.event_id for event in self.events)
+        return hashlib.sha256(ids.encode()).hexdigest()
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.model_dump(mode="json"))
