@@ -8,13 +8,20 @@ downloaded browser); it skips only where chromium is not installed and CI is not
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Request, Route, async_playwright
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Request,
+    Response,
+    Route,
+    async_playwright,
+)
 from starlette.applications import Starlette
 from starlette.routing import Route as StarletteRoute
 
@@ -69,12 +76,15 @@ def _directives(policy: str) -> dict[str, list[str]]:
     return {name: values for name, *values in parsed}
 
 
-async def test_page_is_ours_with_a_self_only_policy(sqlite_stack: Stack, built_assets: Path) -> None:
+async def test_page_is_ours_with_a_self_only_policy(
+    sqlite_stack: Stack, built_assets: Path
+) -> None:
     response = await sqlite_stack.http.get(sqlite_stack.url, headers={"Accept": "text/html"})
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     policy = _directives(response.headers["content-security-policy"])
     assert policy["default-src"] == ["'self'"]
     assert policy["script-src"] == ["'self'"]
@@ -90,8 +100,7 @@ async def test_page_is_ours_with_a_self_only_policy(sqlite_stack: Stack, built_a
 async def test_assets_are_served_with_their_types(sqlite_stack: Stack, built_assets: Path) -> None:
     page = await sqlite_stack.http.get(sqlite_stack.url, headers={"Accept": "text/html"})
     names = [url.removeprefix(ASSETS_PATH + "/") for url in _page_assets(page.text)]
-    names += [path.name for path in built_assets.glob("*.worker-*.js")]
-    names += [path.name for path in built_assets.glob("*.ttf")]
+    names += _built_names(built_assets, "*.worker-*.js") + _built_names(built_assets, "*.ttf")
     expected = {".js": "text/javascript", ".css": "text/css", ".ttf": "font/ttf"}
     assert {Path(name).suffix for name in names} == set(expected)
 
@@ -103,6 +112,10 @@ async def test_assets_are_served_with_their_types(sqlite_stack: Stack, built_ass
         assert response.headers["x-content-type-options"] == "nosniff"
         assert "immutable" in response.headers["cache-control"]
         assert response.content == (built_assets / name).read_bytes()
+
+
+def _built_names(built: Path, pattern: str) -> list[str]:
+    return [path.name for path in built.glob(pattern)]
 
 
 def _client(assets_dir: Path) -> httpx.AsyncClient:
@@ -129,7 +142,8 @@ async def test_without_a_build_the_page_says_how_to_build(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     # (A literal "../" never gets here: clients and Starlette normalise it away.)
-    "name", ["..%2Fgraphiql.py", "..%5Cgraphiql.py", ".sources-sha256", "index.html", "nope.js"]
+    "name",
+    ["..%2Fgraphiql.py", "..%5Cgraphiql.py", ".sources-sha256", "index.html", "nope.js"],
 )
 async def test_only_files_of_the_build_are_served(tmp_path: Path, name: str) -> None:
     build = tmp_path / "build"
@@ -149,6 +163,18 @@ async def test_only_files_of_the_build_are_served(tmp_path: Path, name: str) -> 
     assert refused.headers["x-content-type-options"] == "nosniff"
 
 
+def _operation(url: str, text: str) -> Callable[[Response], bool]:
+    """Matches the answer to a POST of an operation containing `text`."""
+
+    def matches(response: Response) -> bool:
+        request = response.request
+        return (
+            response.url == url and request.method == "POST" and text in (request.post_data or "")
+        )
+
+    return matches
+
+
 async def test_graphiql_runs_a_query_with_the_network_cut_off(
     sqlite_stack: Stack, built_assets: Path, browser: Browser
 ) -> None:
@@ -166,24 +192,24 @@ async def test_graphiql_runs_a_query_with_the_network_cut_off(
 
     await context.route("**/*", only_loopback)
     page = await context.new_page()
-    page.on(
-        "console",
-        lambda message: (
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
             refused_by_policy.append(message.text)
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: page_errors.append(str(error)))
     try:
         await page.goto(sqlite_stack.url)
         await page.locator(".graphiql-query-editor .monaco-editor").wait_for(timeout=30_000)
-        await page.locator(".graphiql-query-editor .view-lines").filter(
-            has_text="workspaces"
-        ).wait_for()
+        await (
+            page.locator(".graphiql-query-editor .view-lines")
+            .filter(has_text="workspaces")
+            .wait_for()
+        )
 
         # Put the token into the default headers: replace `<token>` on their second line.
-        await page.get_by_role("tab", name="Headers").click()
+        await page.locator('button[data-name="headers"]').click()
         headers = page.locator(".graphiql-editor-tool .monaco-editor").last
         await headers.wait_for()
         await headers.click()
@@ -193,19 +219,20 @@ async def test_graphiql_runs_a_query_with_the_network_cut_off(
             await page.keyboard.press("Shift+ArrowLeft")
         await page.keyboard.type(sqlite_stack.token)
 
-        async with page.expect_response(
-            lambda r: r.url == sqlite_stack.url and r.request.method == "POST"
-            and "workspaces" in (r.request.post_data or "")
-        ) as answer:
+        async with page.expect_response(_operation(sqlite_stack.url, "IntrospectionQuery")) as (
+            introspection
+        ):
+            await page.get_by_label(re.compile("^Re-fetch GraphQL schema")).click()
+        assert (await introspection.value).status == 200
+
+        async with page.expect_response(_operation(sqlite_stack.url, "workspaces")) as answer:
             await page.locator(".graphiql-execute-button").click()
         response = await answer.value
         assert response.request.headers["authorization"] == f"Bearer {sqlite_stack.token}"
         assert response.status == 200
         body = await response.json()
         assert body["data"]["workspaces"][0]["name"] == "default", body
-        await page.locator(".graphiql-response .view-lines").filter(
-            has_text='"default"'
-        ).wait_for()
+        await page.locator(".graphiql-response .view-lines").filter(has_text='"default"').wait_for()
 
         async def workers_started() -> bool:
             return bool(page.workers)

@@ -2,6 +2,7 @@
 // see docs/operations.md, "Building the UI assets".
 import './workers.js';
 import 'graphiql/style.css';
+import './page.css';
 import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import { GraphiQL } from 'graphiql';
 import { createElement, StrictMode } from 'react';
@@ -11,7 +12,8 @@ import { createRoot } from 'react-dom/client';
 const url = window.location.origin + window.location.pathname;
 const fetcher = createGraphiQLFetcher({ url });
 
-const defaultQuery = `# Set your API token in the Headers pane below, then run this query.
+const defaultQuery = `# Put your API token into the Headers pane below, then re-fetch the schema
+# (Shift-Ctrl-R) and run this query (Ctrl-Enter).
 {
   workspaces { id name }
   projects { id name }
