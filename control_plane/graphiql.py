@@ -33,7 +33,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         # Monaco writes <style> elements and style attributes at run time and has no nonce
         # support; scripts stay locked to 'self', which is what guards the token.
         "style-src 'self' 'unsafe-inline'",
-        # GraphiQL's published stylesheet embeds its fonts and icons as data: URLs.
+        # GraphiQL's and Monaco's published stylesheets embed fonts and icons as data: URLs.
         "font-src 'self' data:",
         "img-src 'self' data:",
         "object-src 'none'",
