@@ -23,6 +23,7 @@ from control_plane.auth import bearer_token, ensure_token, token_is_valid
 from control_plane.db.engine import create_engine, migrate, session_factory
 from control_plane.dispatch import Dispatcher
 from control_plane.errors import UnauthenticatedError
+from control_plane.graphiql import ASSETS_PATH, GraphiQL
 from control_plane.graphql.context import Context, Services
 from control_plane.graphql.schema import schema
 from control_plane.ingest import EventIngestor
@@ -36,7 +37,8 @@ logger = logging.getLogger(__name__)
 
 class FlowForgeGraphQL(GraphQL[Context, None]):
     def __init__(self, services: Services) -> None:
-        super().__init__(schema, subscription_protocols=())
+        # strawberry's own IDE page loads from a CDN; `control_plane.graphiql` serves ours.
+        super().__init__(schema, subscription_protocols=(), graphql_ide=None)
         self.services = services
 
     async def get_context(self, request: object, response: object) -> Context:
@@ -49,6 +51,9 @@ class GraphQLEndpoint:
     app: FlowForgeGraphQL | None = None
     bus: Bus | None = None
 
+    def __init__(self) -> None:
+        self.ide = GraphiQL()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if self.app is None:
@@ -56,11 +61,13 @@ class GraphQLEndpoint:
             await response(scope, receive, send)
             return
         wants_ide = request.method == "GET" and "query" not in request.query_params
-        if not wants_ide:
-            refusal = await _refuse_unauthenticated(self.app.services, request)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
+        if wants_ide:
+            await (await self.ide.page(request))(scope, receive, send)
+            return
+        refusal = await _refuse_unauthenticated(self.app.services, request)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -122,6 +129,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
     return Starlette(
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route(ASSETS_PATH + "/{path:path}", endpoint.ide.asset),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
