@@ -193,13 +193,15 @@ async def running_stack(
     authority: BusAuthority,
     registry: NodeRegistry | None = None,
     control_plane_command: Sequence[str] | None = None,
+    other_pools: Sequence[str] = (),
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
     Each connects to NATS with its own credentials from `authority` (the NATS server must
     trust it). `Stack.nats` holds the control plane's. With `control_plane_command` the
     control plane runs as that child process (configured through `FLOWFORGE_CP_*`), as it
-    would in production; otherwise it runs in this process.
+    would in production; otherwise it runs in this process. The control plane also
+    serves `other_pools` (no data plane is started for them).
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -212,6 +214,7 @@ async def running_stack(
         signing_key_path=key_path,
         admin_token=SecretStr(token),
         default_pool=pool,
+        pools=list(other_pools),
         redispatch_interval=0.5,
     )
     dp_settings = DataPlaneSettings(

@@ -1,0 +1,272 @@
+"""The bus authenticates and authorises every connection (Hardening #1, #2).
+
+Regression tests of defects found by a hostile user: without credentials anyone could
+rewrite run results by publishing events, and predictable message ids let junk shadow the
+genuine batch. Now each identity connects with its own credentials and may use only the
+subjects its role needs; each pool reports on its own stream.
+"""
+
+import asyncio
+import gc
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from connectors_sdk import NodeRegistry
+from data_plane.protocol import (
+    EventBatch,
+    RunEvent,
+    dead_events_subject,
+    events_stream,
+    events_subject,
+    pool_inbox,
+    runs_subject,
+)
+from flowforge.inprocess import Stack, running_stack
+from flowforge.nats_accounts import BusAuthority
+from flowforge.servers import ServerProcess
+
+from fixtures.stack import assert_eventually
+
+FLOW = {
+    "apiVersion": "flowforge/v1",
+    "name": "genuine",
+    "nodes": [{"id": "only", "type": "core.transform", "config": {"value": {"ok": True}}}],
+}
+
+
+class Denials:
+    """Collects the refusals NATS reports to a connection (a denied publish raises nothing)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    async def record(self, error: Exception) -> None:
+        self.errors.append(str(error))
+
+
+async def connect_as(
+    url: str, credentials: Path, inbox: str, denials: Denials | None = None, **options: Any
+) -> NatsClient:
+    return await nats.connect(
+        url,
+        user_credentials=str(credentials),
+        inbox_prefix=inbox,
+        error_cb=(denials or Denials()).record,
+        drain_timeout=2,
+        **options,
+    )
+
+
+@pytest.fixture
+async def two_pools(
+    sqlite_url: str,
+    temporal_server: ServerProcess,
+    nats_server: ServerProcess,
+    bus_authority: BusAuthority,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Stack, str]]:
+    """A stack whose control plane also serves a second pool (with no data plane)."""
+    other = f"o{uuid.uuid4().hex[:10]}"
+    async with running_stack(
+        sqlite_url,
+        temporal_server,
+        nats_server,
+        tmp_path,
+        bus_authority,
+        NodeRegistry.from_entry_points(),
+        other_pools=[other],
+    ) as stack:
+        yield stack, other
+
+
+async def test_without_credentials_nothing_connects(nats_server: ServerProcess) -> None:
+    # Spoken on the socket: nats-py leaks its socket when a connection is refused.
+    host, port = nats_server.address.removeprefix("nats://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        assert (await reader.readline()).startswith(b"INFO ")
+        writer.write(b'CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readline(), timeout=5)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert answer.startswith(b"-ERR 'Authorization Violation'")
+
+
+async def test_a_pool_cannot_publish_a_descriptor(stack: Stack) -> None:
+    denials = Denials()
+    assert stack.dp_settings.nats_credentials is not None
+    pool = await connect_as(
+        stack.dp_settings.nats_url,
+        stack.dp_settings.nats_credentials,
+        pool_inbox(stack.pool),
+        denials,
+    )
+    try:
+        await pool.publish(runs_subject(stack.pool), b"{}")
+        await pool.flush()
+        await assert_eventually(lambda: _has(denials, "permissions violation for publish"))
+    finally:
+        await pool.close()
+    info = await stack.nats.jetstream().stream_info("FF_RUNS", subjects_filter="ff.runs.>")
+    assert runs_subject(stack.pool) not in (info.state.subjects or {})
+
+
+async def test_a_pool_cannot_read_or_report_for_another_pool(
+    two_pools: tuple[Stack, str], nats_server: ServerProcess, bus_authority: BusAuthority
+) -> None:
+    stack, other = two_pools
+    denials = Denials()
+    intruder = await connect_as(
+        nats_server.address, bus_authority.pool_credentials(other), pool_inbox(other), denials
+    )
+    try:
+        await intruder.subscribe(runs_subject(stack.pool))
+        await intruder.subscribe(events_subject(stack.pool))
+        await intruder.publish(events_subject(stack.pool), b"{}")
+        # Pull the other pool's descriptors, and make a consumer of one's own choosing.
+        await intruder.publish(f"$JS.API.CONSUMER.MSG.NEXT.FF_RUNS.agent-{stack.pool}", b"1")
+        with pytest.raises(nats.errors.TimeoutError):
+            await intruder.jetstream(timeout=1).add_consumer(
+                "FF_RUNS", ConsumerConfig(filter_subject=runs_subject(stack.pool))
+            )
+        await intruder.flush()
+        await assert_eventually(lambda: _count(denials, 5))
+    finally:
+        await intruder.close()
+    assert sum("subscription" in e for e in denials.errors) == 2
+    assert sum("publish" in e for e in denials.errors) == 3
+    # The stack still works for its own pool.
+    assert (await stack.run_to_end(FLOW))["status"] == "SUCCEEDED"
+
+
+async def test_forged_events_from_another_pool_change_nothing(
+    two_pools: tuple[Stack, str], nats_server: ServerProcess, bus_authority: BusAuthority
+) -> None:
+    stack, other = two_pools
+    run = await stack.run_to_end(FLOW)
+    now = datetime.now(UTC)
+    forged = [
+        RunEvent.create(run["id"], "run.failed", now, error="forged"),
+        RunEvent.create(run["id"], "node.succeeded", now, "only", output={"ok": "forged"}),
+        RunEvent.create(run["id"], "node.started", now, "extra", input={}),
+    ]
+    intruder = await connect_as(
+        nats_server.address, bus_authority.pool_credentials(other), pool_inbox(other)
+    )
+    try:
+        batch = EventBatch(events=forged)
+        await intruder.jetstream().publish(
+            events_subject(other), batch.to_bytes(), headers={"Nats-Msg-Id": batch.message_id}
+        )
+    finally:
+        await intruder.close()
+
+    [dead] = await assert_eventually(lambda: _dead_letters(stack, other))
+    assert dead.headers["Flowforge-Reason"] == "wrong_pool"
+    assert run["id"] in dead.headers["Flowforge-Error"]
+    assert await stack.run(run["id"]) == run
+
+
+async def test_message_ids_of_one_pool_cannot_shadow_another_pools(
+    two_pools: tuple[Stack, str], nats_server: ServerProcess, bus_authority: BusAuthority
+) -> None:
+    stack, other = two_pools
+    msg_id = f"claimed-{uuid.uuid4().hex}"
+    intruder = await connect_as(
+        nats_server.address, bus_authority.pool_credentials(other), pool_inbox(other)
+    )
+    genuine = await stack.connect_as_pool()
+    try:
+        await intruder.jetstream().publish(
+            events_subject(other), b"junk", headers={"Nats-Msg-Id": msg_id}
+        )
+        ack = await genuine.jetstream().publish(
+            events_subject(stack.pool), b"genuine", headers={"Nats-Msg-Id": msg_id}
+        )
+    finally:
+        await intruder.close()
+        await genuine.close()
+    assert ack.stream == events_stream(stack.pool)
+    assert not ack.duplicate
+
+
+async def test_revoked_credentials_are_cut_off_without_restarting_the_server(
+    nats_server: ServerProcess, bus_authority: BusAuthority, tmp_path: Path
+) -> None:
+    pool = f"r{uuid.uuid4().hex[:10]}"
+    credentials = tmp_path / "revoked.creds"
+    credentials.write_text(bus_authority.pool_credentials(pool).read_text())
+    closed = asyncio.Event()
+
+    async def on_closed() -> None:
+        closed.set()
+
+    connection = await connect_as(
+        nats_server.address,
+        credentials,
+        pool_inbox(pool),
+        allow_reconnect=False,
+        closed_cb=on_closed,
+    )
+
+    await bus_authority.revoke(f"pool-{pool}", nats_server.address)
+
+    await asyncio.wait_for(closed.wait(), timeout=10)
+    assert connection.is_closed
+    assert await refused(
+        connect_as(nats_server.address, credentials, pool_inbox(pool), allow_reconnect=False)
+    )
+    # The pool's next credentials work at once.
+    fresh = await connect_as(
+        nats_server.address, bus_authority.pool_credentials(pool), pool_inbox(pool)
+    )
+    assert fresh.is_connected
+    await fresh.close()
+
+
+async def refused(connecting: Awaitable[NatsClient]) -> bool:
+    """Whether the server refuses the connection as unauthorised."""
+    # nats-py leaves the refused connection's socket open; close it here, quietly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            await connecting
+        except nats.errors.Error as exc:
+            outcome = "Authorization Violation" in str(exc)
+        else:
+            outcome = False
+        gc.collect()
+    return outcome
+
+
+async def _has(denials: Denials, text: str) -> bool:
+    return any(text in error for error in denials.errors)
+
+
+async def _count(denials: Denials, n: int) -> bool:
+    return len(denials.errors) >= n
+
+
+async def _dead_letters(stack: Stack, pool: str) -> list:  # type: ignore[type-arg]
+    sub = await stack.nats.jetstream().pull_subscribe(
+        dead_events_subject(pool),
+        durable=None,
+        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
+    )
+    try:
+        return await sub.fetch(10, timeout=0.5)
+    except nats.errors.TimeoutError:
+        return []
+    finally:
+        await sub.unsubscribe()
