@@ -27,6 +27,7 @@ from control_plane.errors import UnauthenticatedError
 from control_plane.graphql.context import Context, Services
 from control_plane.graphql.schema import schema
 from control_plane.ingest import EventIngestor
+from control_plane.request_body import RequestBodyError, read_checked_body
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import load_or_create_signing_key
 from control_plane.workspaces.service import ensure_default_project
@@ -60,6 +61,12 @@ class GraphQLEndpoint:
             refusal = await _refuse_unauthenticated(self.app.services, request)
             if refusal is not None:
                 await refusal(scope, receive, send)
+                return
+        if request.method == "POST":
+            try:
+                receive = await read_checked_body(request, self.app.services.settings.limits)
+            except RequestBodyError as exc:
+                await exc.response()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

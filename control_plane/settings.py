@@ -5,11 +5,14 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from control_plane.limits import LimitSettings
 from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN
 
 
 class ControlPlaneSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FLOWFORGE_CP_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="FLOWFORGE_CP_", env_nested_delimiter="__", extra="forbid"
+    )
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8080, description="Port the HTTP server listens on.")
@@ -41,4 +44,8 @@ class ControlPlaneSettings(BaseSettings):
     )
     redispatch_interval: float = Field(
         5.0, description="Seconds between sweeps that re-publish runs never acknowledged by NATS."
+    )
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings,
+        description="What one request may ask of the control plane (see docs/security.md).",
     )
