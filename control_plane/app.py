@@ -25,6 +25,7 @@ from control_plane.db.engine import create_engine, migrate, session_factory
 from control_plane.dispatch import Dispatcher
 from control_plane.errors import UnauthenticatedError
 from control_plane.graphql.context import Context, Services
+from control_plane.graphql.response_size import encode_within
 from control_plane.graphql.schema import schema
 from control_plane.ingest import EventIngestor
 from control_plane.request_body import RequestBodyError, read_checked_body
@@ -43,6 +44,9 @@ class FlowForgeGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: object, response: object) -> Context:
         return Context(self.services)
+
+    def encode_json(self, data: object) -> bytes:
+        return encode_within(data, self.services.settings.limits.max_response_bytes)
 
 
 class GraphQLEndpoint:

@@ -44,9 +44,6 @@ class LimitSettings(BaseModel):
     max_response_bytes: int = Field(
         16 * 1024 * 1024, gt=0, description="Largest GraphQL response body, in bytes."
     )
-    max_introspection_depth: int = Field(
-        15, gt=0, description="Deepest selection under __schema or __type."
-    )
 
     @model_validator(mode="after")
     def _descriptor_fits_on_the_bus(self) -> "LimitSettings":
