@@ -1,7 +1,6 @@
 """A run committed but never published (a crash, NATS down) is published by the sweep."""
 
 from control_plane.db.engine import create_engine, session_factory
-from control_plane.limits import LimitSettings
 from control_plane.runs.service import start_run
 
 from fixtures.stack import Stack
@@ -20,7 +19,13 @@ async def test_queued_run_that_was_never_published_still_runs(stack: Stack) -> N
         # What the startRun mutation commits before it publishes; the publish never happens.
         async with session_factory(engine).begin() as session:
             run, created = await start_run(
-                session, published["workflowId"], None, {}, None, stack.pool, LimitSettings()
+                session,
+                published["workflowId"],
+                None,
+                {},
+                None,
+                stack.pool,
+                stack.cp_settings.limits,
             )
     finally:
         await engine.dispose()
