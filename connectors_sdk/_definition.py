@@ -42,9 +42,17 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from connectors_sdk._canonical import canonical_json
 from connectors_sdk._errors import ConnectorError, DefinitionInvalidError, DefinitionIssue
+
+# Fixed by the format rather than tuned per installation, so that a definition valid for
+# the CLI is valid for every control plane: node ids and names are stored in 100-character
+# columns, and a run's nodes are all held in one Temporal workflow history.
+MAX_NODES = 1000
+MAX_ID_LENGTH = 100
+MAX_DURATION = timedelta(days=365)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _DURATION = re.compile(rf"(?:{_DURATION_PART.pattern})+")
@@ -73,7 +81,16 @@ def parse_duration(text: str) -> timedelta:
     )
     if seconds <= 0:
         raise ValueError(f"bad duration {text!r}: it must be longer than zero")
+    _check_at_most_max(text, seconds)
     return timedelta(microseconds=round(seconds * 1_000_000))
+
+
+def _check_at_most_max(given: object, seconds: Decimal | float) -> None:
+    if not float(seconds) <= MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"bad duration {given!r}: at most {_format_duration(MAX_DURATION)} "
+            f"({MAX_DURATION.days} days) is allowed"
+        )
 
 
 def _to_timedelta(value: object) -> object:
@@ -82,9 +99,12 @@ def _to_timedelta(value: object) -> object:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value <= 0:
             raise ValueError(f"bad duration {value!r}: seconds must be more than zero")
+        _check_at_most_max(value, value)
         return timedelta(seconds=value)
     if isinstance(value, timedelta) and value <= timedelta(0):
         raise ValueError(f"bad duration {value}: it must be longer than zero")
+    if isinstance(value, timedelta):
+        _check_at_most_max(value, value.total_seconds())
     return value
 
 
@@ -102,7 +122,11 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "string", "pattern": f"^{_DURATION.pattern}$"},
-                {"type": "number", "exclusiveMinimum": 0},
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_DURATION.total_seconds(),
+                },
             ],
             "description": 'A duration: "30s", "500ms", "2h30m", or a number of seconds.',
         },
@@ -139,7 +163,7 @@ class NodeSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    id: str = Field(max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
     type: str
     config: dict[str, Any] = Field(
         default_factory=dict, description="Validated by the node type's Config; may hold ${}."
@@ -153,7 +177,7 @@ class NodeSpec(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeout: Duration = Field(timedelta(seconds=30), description="Limit of one attempt.")
     # A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
-    pool: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]+$")
+    pool: str | None = Field(None, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
     title: str | None = None
 
 
@@ -169,6 +193,17 @@ class EdgeSpec(BaseModel):
     to: str
 
 
+def _at_most_max_nodes(value: object) -> object:
+    # Before the nodes are validated one by one: a huge list is refused without that cost.
+    if isinstance(value, list) and len(value) > MAX_NODES:
+        raise PydanticCustomError(
+            "too_many_nodes",
+            "{count} nodes; a definition holds at most {limit}: split the workflow",
+            {"count": len(value), "limit": MAX_NODES},
+        )
+    return value
+
+
 class WorkflowDefinition(BaseModel):
     """A workflow: a DAG of nodes, the schema of its run input and its output mapping."""
 
@@ -177,7 +212,7 @@ class WorkflowDefinition(BaseModel):
     )
 
     api_version: Literal["flowforge/v1"] = Field(alias="apiVersion")
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")
+    name: str = Field(max_length=MAX_ID_LENGTH, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     description: str = ""
     input: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object"}, description="JSON Schema of the run input."
@@ -187,7 +222,7 @@ class WorkflowDefinition(BaseModel):
         description="Evaluated at the end against the context; omitted: {node id: output} "
         "of the sink nodes that ran.",
     )
-    nodes: list[NodeSpec] = Field(min_length=1)
+    nodes: Annotated[list[NodeSpec], BeforeValidator(_at_most_max_nodes)] = Field(min_length=1)
     edges: list[EdgeSpec] = Field(default_factory=list)
 
     def node(self, node_id: str) -> NodeSpec:
@@ -356,7 +391,19 @@ def _strongly_connected(node_ids: list[str], outgoing: dict[str, list[str]]) -> 
 
 
 class _JSONSafeLoader(yaml.SafeLoader):
-    """Safe YAML without timestamps, so that every value read is JSON data."""
+    """Safe YAML without timestamps, so that every value read is JSON data, and without
+    aliases: a few nested anchors expand into gigabytes once the data is walked."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"alias *{event.anchor} is not allowed in a definition; write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 _JSONSafeLoader.yaml_implicit_resolvers = {
@@ -391,6 +438,8 @@ def load_definition_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = json.loads(text) if suffix == ".json" else yaml.load(text, Loader=_JSONSafeLoader)
     except json.JSONDecodeError as exc:
         raise _unreadable(f"{file}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise _unreadable(f"{file}: nested too deeply to read") from exc
     except yaml.YAMLError as exc:
         raise _unreadable(_yaml_message(file, exc)) from exc
     if not isinstance(data, dict):

@@ -25,8 +25,10 @@ from control_plane.dispatch import Dispatcher
 from control_plane.errors import UnauthenticatedError
 from control_plane.graphiql import ASSETS_PATH, GraphiQL
 from control_plane.graphql.context import Context, Services
+from control_plane.graphql.response_size import encode_within
 from control_plane.graphql.schema import schema
 from control_plane.ingest import EventIngestor
+from control_plane.request_body import RequestBodyError, read_checked_body
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import load_or_create_signing_key
 from control_plane.workspaces.service import ensure_default_project
@@ -43,6 +45,9 @@ class FlowForgeGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: object, response: object) -> Context:
         return Context(self.services)
+
+    def encode_json(self, data: object) -> bytes:
+        return encode_within(data, self.services.settings.limits.max_response_bytes)
 
 
 class GraphQLEndpoint:
@@ -68,6 +73,12 @@ class GraphQLEndpoint:
         if refusal is not None:
             await refusal(scope, receive, send)
             return
+        if request.method == "POST":
+            try:
+                receive = await read_checked_body(request, self.app.services.settings.limits)
+            except RequestBodyError as exc:
+                await exc.response()(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

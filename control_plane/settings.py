@@ -7,11 +7,14 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from control_plane.limits import LimitSettings
 from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN
 
 
 class ControlPlaneSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FLOWFORGE_CP_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="FLOWFORGE_CP_", env_nested_delimiter="__", extra="forbid"
+    )
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8080, description="Port the HTTP server listens on.")
@@ -48,6 +51,10 @@ class ControlPlaneSettings(BaseSettings):
     )
     redispatch_interval: float = Field(
         5.0, description="Seconds between sweeps that re-publish runs never acknowledged by NATS."
+    )
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings,
+        description="What one request may ask of the control plane (see docs/security.md).",
     )
 
     @field_validator("pools", mode="before")

@@ -7,6 +7,7 @@ task queue) and API token; the control plane can be stopped and started again.
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -257,8 +258,10 @@ def _start_control_plane_process(
     settings: ControlPlaneSettings, command: Sequence[str], data_dir: Path
 ) -> ServerProcess:
     env = {
-        f"FLOWFORGE_CP_{name.upper()}": str(value)
-        for name, value in settings.model_dump(exclude={"admin_token", "pools"}).items()
+        f"FLOWFORGE_CP_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in settings.model_dump(
+            mode="json", exclude={"admin_token", "pools"}
+        ).items()
     }
     env["FLOWFORGE_CP_POOLS"] = ",".join(settings.pools)
     assert settings.admin_token is not None

@@ -11,6 +11,7 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
+from control_plane.graphql.introspection import introspection_limiter
 from control_plane.nodes.queries import Query as NodeQuery
 from control_plane.runs.mutations import Mutation as RunMutation
 from control_plane.runs.queries import Query as RunQuery
@@ -27,6 +28,7 @@ LIMITS: list[Callable[[], SchemaExtension]] = [
     lambda: QueryDepthLimiter(max_depth=8),
     lambda: MaxTokensLimiter(max_token_count=2000),
     lambda: MaxAliasesLimiter(max_alias_count=20),
+    introspection_limiter,
 ]
 
 schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=LIMITS)

@@ -35,6 +35,7 @@ class Mutation:
                 input,
                 idempotency_key,
                 services.settings.default_pool,
+                services.settings.limits,
             )
         if created:
             try:

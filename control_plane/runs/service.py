@@ -1,18 +1,20 @@
 """Runs: starting them, reading them, and applying the events the data plane reports."""
 
+import asyncio
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jsonschema
 from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.models import NodeRun, Run, RunEventRecord
+from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, NodeRun, Run, RunEventRecord
 from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.input_schema import validate_run_input
+from control_plane.limits import LimitSettings, check_json_value
 from control_plane.workflows.service import get_version, get_workflow
 from data_plane.protocol import RunEvent
 
@@ -27,6 +29,7 @@ async def start_run(
     input: Any,
     idempotency_key: str | None,
     pool: str,
+    limits: LimitSettings,
 ) -> tuple[Run, bool]:
     """Create a QUEUED run; returns it and whether it is new.
 
@@ -34,8 +37,18 @@ async def start_run(
 
     Raises:
         NotFoundError: unknown workflow or version.
-        InvalidInputError: the input does not match the workflow's input schema.
+        InvalidInputError: the input does not match the workflow's input schema, or the
+            input or idempotency key is over a limit.
     """
+    if idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidInputError(
+            f"idempotencyKey: {len(idempotency_key)} characters; at most "
+            f"{IDEMPOTENCY_KEY_LENGTH} are allowed",
+            field="idempotencyKey",
+        )
+    check_json_value(
+        input, "input", limits.max_run_input_bytes, limits.max_run_input_depth, "run_input"
+    )
     workflow = await get_workflow(session, workflow_id)
     if idempotency_key is not None:
         existing = await _run_by_key(session, workflow.project_id, idempotency_key)
@@ -45,7 +58,7 @@ async def start_run(
     run_input = {} if input is None else input
     if not isinstance(run_input, dict):
         raise InvalidInputError("input: must be a JSON object", field="input")
-    _check_input(found.definition.get("input", {}), run_input)
+    await asyncio.to_thread(validate_run_input, found.definition.get("input", {}), run_input)
     pinned = {node.get("pool") for node in found.definition.get("nodes", [])}
     run = Run(
         project_id=workflow.project_id,
@@ -67,16 +80,6 @@ async def start_run(
             raise
         return existing, False
     return run, True
-
-
-def _check_input(schema: dict[str, Any], value: Any) -> None:
-    try:
-        jsonschema.validate(value, schema)
-    except jsonschema.ValidationError as exc:
-        where = "input" + "".join(f"[{p!r}]" for p in exc.absolute_path)
-        raise InvalidInputError(f"{where}: {exc.message}", field=where) from exc
-    except jsonschema.SchemaError as exc:
-        raise InvalidInputError(f"the workflow's input schema is invalid: {exc.message}") from exc
 
 
 async def _run_by_key(session: AsyncSession, project_id: str, key: str) -> Run | None:
@@ -128,9 +131,16 @@ def _encode_cursor(run: Run) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, _, run_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        return datetime.fromisoformat(created), run_id
-    except ValueError as exc:
-        raise InvalidInputError("after: not a cursor returned by runs", field="after") from exc
+        created_at = datetime.fromisoformat(created)
+    except ValueError:
+        created_at = None
+    if created_at is None or created_at.tzinfo is None:
+        raise InvalidInputError(
+            f"after: {cursor[:100]!r} is not a cursor returned by runs; pass "
+            "pageInfo.endCursor as it was given",
+            field="after",
+        )
+    return created_at, run_id
 
 
 async def node_runs_of(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[NodeRun]]:

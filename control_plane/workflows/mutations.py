@@ -1,5 +1,4 @@
 import strawberry
-from sqlalchemy.exc import IntegrityError
 from strawberry.scalars import JSON
 
 from control_plane.errors import InvalidInputError
@@ -27,18 +26,10 @@ class Mutation:
         if not isinstance(definition, dict):
             raise InvalidInputError("definition: must be a JSON object", field="definition")
         services = info.context.services
-        for attempt in range(1, 6):
-            try:
-                async with services.sessions.begin() as session:
-                    result = await service.publish_workflow(
-                        session, services.registry, project_id, definition
-                    )
-                break
-            except IntegrityError:
-                # A concurrent publish to the same workflow took the version number (or
-                # created the workflow): read again and take the next one.
-                if attempt == 5:
-                    raise
+        async with services.sessions.begin() as session:
+            result = await service.publish_workflow(
+                session, services.registry, project_id, definition, services.settings.limits
+            )
         if isinstance(result, list):
             return ValidationFailed(errors=[DefinitionIssue.from_issue(i) for i in result])
         return WorkflowVersion.from_row(result)

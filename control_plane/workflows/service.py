@@ -1,14 +1,18 @@
 """Publishing workflows as immutable, content-addressed versions."""
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors_sdk import DefinitionIssue, NodeRegistry, definition_sha256, validate_definition
-from control_plane.db.models import Project, Workflow, WorkflowVersion
+from control_plane.db.models import Project, Workflow, WorkflowVersion, new_id, utcnow
 from control_plane.errors import NotFoundError
+from control_plane.input_schema import input_schema_problems
+from control_plane.limits import LimitSettings, check_json_value
 
 
 async def publish_workflow(
@@ -16,40 +20,33 @@ async def publish_workflow(
     registry: NodeRegistry,
     project_id: str,
     data: Mapping[str, Any],
+    limits: LimitSettings,
 ) -> WorkflowVersion | list[DefinitionIssue]:
     """Validate `data` and store it as the next version of the workflow it names.
 
-    Publishing content identical to an existing version returns that version.
+    Publishing content identical to an existing version returns that version, also when
+    the same content is published concurrently.
 
     Raises:
         NotFoundError: no project has `project_id`.
+        InvalidInputError: `data` is larger or nested deeper than the limits allow.
     """
     if await session.get(Project, project_id) is None:
         raise NotFoundError(f"project {project_id!r} does not exist")
-    definition, issues = validate_definition(data, registry)
-    if definition is None or issues:
-        return issues
-    canonical = definition.canonical()
-    sha256 = definition_sha256(canonical)
-    # Locking the workflow row serialises publishes of one workflow (PostgreSQL), so each
-    # gets its own version number; the caller retries if two created the workflow at once.
-    workflow = await session.scalar(
-        select(Workflow)
-        .where(Workflow.project_id == project_id, Workflow.name == definition.name)
-        .with_for_update()
-    )
-    if workflow is None:
-        workflow = Workflow(project_id=project_id, name=definition.name)
-        session.add(workflow)
-        await session.flush()
-    else:
-        existing = await session.scalar(
-            select(WorkflowVersion).where(
-                WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.sha256 == sha256
-            )
+    # Validating a large definition takes seconds of CPU: off the event loop, so that
+    # every other request (and /healthz) is still answered meanwhile.
+    prepared = await asyncio.to_thread(_prepare, data, registry, limits)
+    if isinstance(prepared, list):
+        return prepared
+    name, canonical, sha256 = prepared
+    workflow = await _locked_workflow(session, project_id, name)
+    existing = await session.scalar(
+        select(WorkflowVersion).where(
+            WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.sha256 == sha256
         )
-        if existing is not None:
-            return existing
+    )
+    if existing is not None:
+        return existing
     latest = await session.scalar(
         select(func.max(WorkflowVersion.version)).where(WorkflowVersion.workflow_id == workflow.id)
     )
@@ -59,6 +56,43 @@ async def publish_workflow(
     session.add(version)
     await session.flush()
     return version
+
+
+def _prepare(
+    data: Mapping[str, Any], registry: NodeRegistry, limits: LimitSettings
+) -> tuple[str, dict[str, Any], str] | list[DefinitionIssue]:
+    """(name, canonical form, sha256) of a publishable definition, or its issues."""
+    size, depth = limits.max_definition_bytes, limits.max_definition_depth
+    check_json_value(data, "definition", size, depth, "definition")
+    definition, issues = validate_definition(data, registry)
+    if definition is None or issues:
+        return issues
+    problems = input_schema_problems(definition.input)
+    if problems:
+        return [DefinitionIssue(None, "input", problem) for problem in problems]
+    canonical = definition.canonical()
+    check_json_value(canonical, "definition", size, depth, "definition")
+    return definition.name, canonical, definition_sha256(canonical)
+
+
+async def _locked_workflow(session: AsyncSession, project_id: str, name: str) -> Workflow:
+    """The workflow named `name`, created if missing, locked until the transaction ends.
+
+    Creating it with ON CONFLICT DO NOTHING lets concurrent first publishes of one name
+    all go on, and the row lock (the write lock on SQLite) serialises their versioning.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(Workflow)
+        .values(id=new_id(), project_id=project_id, name=name, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[Workflow.project_id, Workflow.name])
+    )
+    locked = await session.execute(
+        select(Workflow)
+        .where(Workflow.project_id == project_id, Workflow.name == name)
+        .with_for_update()
+    )
+    return locked.scalar_one()
 
 
 async def get_workflow(session: AsyncSession, workflow_id: str) -> Workflow:

@@ -19,7 +19,13 @@ async def test_queued_run_that_was_never_published_still_runs(stack: Stack) -> N
         # What the startRun mutation commits before it publishes; the publish never happens.
         async with session_factory(engine).begin() as session:
             run, created = await start_run(
-                session, published["workflowId"], None, {}, None, stack.pool
+                session,
+                published["workflowId"],
+                None,
+                {},
+                None,
+                stack.pool,
+                stack.cp_settings.limits,
             )
     finally:
         await engine.dispose()

@@ -134,7 +134,15 @@ async def test_expired_descriptor_of_a_real_run_marks_it_failed(stack: Stack) ->
     engine = create_engine(stack.cp_settings.database_url)
     try:
         async with session_factory(engine).begin() as session:
-            run, _ = await start_run(session, published["workflowId"], None, {}, None, stack.pool)
+            run, _ = await start_run(
+                session,
+                published["workflowId"],
+                None,
+                {},
+                None,
+                stack.pool,
+                stack.cp_settings.limits,
+            )
             # Mark it handed over so that the dispatch sweep leaves it alone.
             run.dispatched_at = datetime.now(UTC)
     finally:
