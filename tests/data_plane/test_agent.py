@@ -168,3 +168,27 @@ async def test_descriptor_for_another_pool_is_refused(stack: Stack) -> None:
 
     await assert_eventually(refused)
     assert not await workflow_exists(stack, stray.run_id)
+
+
+async def test_garbage_near_the_size_limit_is_dead_lettered_and_the_agent_stays_on_the_bus(
+    stack: Stack,
+) -> None:
+    """Hardening #4: its dead-letter copy, with the reason in headers, is larger than the
+    original; sent whole, the server closed the agent's connection for good."""
+    limit = stack.nats.max_payload
+    garbage = b"x" * (limit - 200)
+    await publish(stack, garbage, f"near-the-limit-{stack.pool}")
+
+    async def dead_lettered() -> list[tuple[str, bytes]]:
+        return await dead_letters(stack)
+
+    [(reason, kept)] = await assert_eventually(dead_lettered)
+    assert reason == "malformed"
+    assert garbage.startswith(kept) and len(kept) < len(garbage)
+    # Still connected: the next descriptor runs.
+    signed = make_descriptor(stack.pool)
+    await publish(stack, sign_descriptor(signed, signing_key(stack)), signed.run_id)
+    await assert_eventually(lambda: workflow_exists(stack, signed.run_id))
+    assert (await stack.temporal.get_workflow_handle(signed.run_id).result())["status"] == (
+        "SUCCEEDED"
+    )

@@ -194,3 +194,31 @@ async def test_node_past_its_timeout_fails_with_a_timeout_error(
     call = nodes_by_id(run)["call"]
     assert call["status"] == "FAILED"
     assert "timed out" in call["error"].lower() or "timeout" in call["error"].lower()
+
+
+async def test_a_node_output_over_the_inline_limit_fails_once_without_retrying(
+    sqlite_stack: Stack, http_peer: HttpPeer
+) -> None:
+    """Hardening #5: a 5 MB response was fetched three times, then failed with
+    "nats: maximum payload exceeded"; now the node fails at once, saying why."""
+    flow = definition(
+        "large-output",
+        [
+            {
+                "id": "fetch",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/bytes?n=5000000")},
+                "retry": {"max_attempts": 3, "initial_interval": "100ms", "backoff": 1.0},
+            }
+        ],
+        [],
+    )
+
+    run = await sqlite_stack.run_to_end(flow)
+
+    assert run["status"] == "FAILED"
+    fetch = nodes_by_id(run)["fetch"]
+    assert fetch["status"] == "FAILED"
+    assert fetch["attempts"] == 1
+    assert "over the inline limit of 262144 bytes" in fetch["error"]
+    assert http_peer.hits["/bytes"] == 1
