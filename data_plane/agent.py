@@ -20,6 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
 from data_plane.errors import DescriptorRejectedError
 from data_plane.messages import DagRunInput, NodeMode
+from data_plane.outbox import EventOutbox
 from data_plane.protocol import (
     RUNS_STREAM,
     Bus,
@@ -29,7 +30,6 @@ from data_plane.protocol import (
     consume,
     dead_letter,
     dead_runs_subject,
-    publish_events,
     runs_subject,
     task_queue,
     verify_descriptor,
@@ -43,12 +43,14 @@ class Agent:
     def __init__(
         self,
         bus: Bus,
+        outbox: EventOutbox,
         temporal: Client,
         registry: NodeRegistry,
         trusted_keys: Mapping[str, Ed25519PublicKey],
         pool: str,
     ) -> None:
         self._bus = bus
+        self._outbox = outbox
         self._temporal = temporal
         self._registry = registry
         self._trusted_keys = trusted_keys
@@ -137,4 +139,4 @@ class Agent:
 
     async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
         event = RunEvent.create(descriptor.run_id, "run.failed", datetime.now(UTC), error=error)
-        await publish_events(self._bus, self._pool, [event])
+        self._outbox.put([event])

@@ -26,6 +26,11 @@ class DataPlaneSettings(BaseSettings):
         description="NATS credentials file of this pool (user JWT and seed); "
         "None for a server without authentication.",
     )
+    outbox_path: Path = Field(
+        Path(".flowforge/event-outbox.db"),
+        description="SQLite file where this process keeps run events until the bus has "
+        "taken them; on a disk that outlives the process (a persistent volume).",
+    )
     max_output_bytes: int = Field(
         256 * 1024,
         gt=0,

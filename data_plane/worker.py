@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from connectors_sdk import NodeRegistry
 from data_plane.activities.nodes import NodeActivities
 from data_plane.agent import Agent
+from data_plane.outbox import EventOutbox
 from data_plane.protocol import Bus, pool_inbox, task_queue
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
 from data_plane.workflows.dag import DagRunWorkflow
@@ -18,10 +19,10 @@ logger = logging.getLogger(__name__)
 
 
 def build_worker(
-    client: Client, bus: Bus, registry: NodeRegistry, settings: DataPlaneSettings
+    client: Client, outbox: EventOutbox, registry: NodeRegistry, settings: DataPlaneSettings
 ) -> Worker:
     pool = settings.pool
-    activities = NodeActivities(registry, bus, pool, settings.max_output_bytes)
+    activities = NodeActivities(registry, outbox, settings.max_output_bytes)
     return Worker(
         client,
         task_queue=task_queue(pool),
@@ -46,12 +47,18 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
         inbox_prefix=pool_inbox(settings.pool),
         credentials=settings.nats_credentials,
     )
-    await bus.start()
+    # Not waiting for the bus: runs go on without it, their events wait in the outbox.
+    await bus.start(wait=False)
+    outbox = EventOutbox(settings.outbox_path, bus, settings.pool)
+    publisher = asyncio.create_task(outbox.run(stop), name="event-outbox")
     try:
-        agent = Agent(bus, client, registry, trusted_keys, settings.pool)
-        worker = build_worker(client, bus, registry, settings)
+        agent = Agent(bus, outbox, client, registry, trusted_keys, settings.pool)
+        worker = build_worker(client, outbox, registry, settings)
         async with worker:
             logger.info("data plane ready: pool %s", settings.pool)
             await agent.run(stop)
     finally:
+        stop.set()
+        await publisher
+        await outbox.close()
         await bus.close()

@@ -9,6 +9,7 @@ Layout of the data directory (everything persists, so a restart loses nothing)::
     registry.db    control-plane registry (SQLite)
     signing-key.pem, signing-key.pub.pem   descriptor signing key pair
     admin-token    API token of the admin (mode 0600)
+    data-plane/    event-outbox.db: run events waiting for the bus
     logs/          control-plane and data-plane logs
 """
 
@@ -142,6 +143,7 @@ class DevStack:
             "FLOWFORGE_DP_TEMPORAL_ADDRESS": temporal,
             "FLOWFORGE_DP_NATS_URL": nats_url,
             "FLOWFORGE_DP_NATS_CREDENTIALS": str(credentials),
+            "FLOWFORGE_DP_OUTBOX_PATH": str(self.data_dir / "data-plane" / "event-outbox.db"),
             "FLOWFORGE_DP_TRUSTED_KEYS": str(public_key_path(key_path)),
         }
         log_path = self.data_dir / "logs" / "data-plane.log"

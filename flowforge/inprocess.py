@@ -223,6 +223,7 @@ async def running_stack(
         temporal_address=temporal_server.address,
         nats_url=nats_server.address,
         nats_credentials=authority.pool_credentials(pool),
+        outbox_path=data_dir / "event-outbox.db",
         trusted_keys=[public_key_path(key_path)],
     )
     temporal = await connect_temporal(temporal_server.address, "default")

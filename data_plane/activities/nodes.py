@@ -8,7 +8,6 @@ retries, connector errors retry when the connector says so.
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,18 +32,19 @@ from data_plane.messages import (
     RunNodeInput,
     RunNodeResult,
 )
-from data_plane.protocol import Bus, EventKind, RunEvent, publish_events
+from data_plane.outbox import EventOutbox
+from data_plane.protocol import EventKind, RunEvent
 
 logger = logging.getLogger(__name__)
 
 
 class NodeActivities:
-    def __init__(self, registry: NodeRegistry, bus: Bus, pool: str, max_output_bytes: int) -> None:
+    def __init__(self, registry: NodeRegistry, outbox: EventOutbox, max_output_bytes: int) -> None:
         self._registry = registry
-        self._bus = bus
         # Events go out on this worker's own pool subjects, the only ones its credentials
-        # allow, also for a node of a run whose other nodes run in another pool.
-        self._pool = pool
+        # allow, also for a node of a run whose other nodes run in another pool; through
+        # the outbox, so that the bus being away never fails a node.
+        self._outbox = outbox
         self._max_output_bytes = max_output_bytes
 
     @activity.defn(name="run_node")
@@ -52,9 +52,9 @@ class NodeActivities:
         attempt = activity.info().attempt + request.attempt_offset
         started = self._event(request, "node.started", attempt=attempt, input=request.input)
         if request.defer_events:
-            await self.publish(request.events)
+            self._outbox.put(request.events)
         else:
-            await self.publish([*request.events, started])
+            self._outbox.put([*request.events, started])
         try:
             result = await self._run(request, attempt)
         except Exception as exc:
@@ -64,11 +64,11 @@ class NodeActivities:
                 report.append(
                     self._event(request, "node.retrying", attempt=attempt, error=failure.message)
                 )
-            await self.publish(report)
+            self._outbox.put(report)
             raise failure from exc
         succeeded = self._event(request, "node.succeeded", attempt=attempt, output=result.output)
         if not request.defer_events:
-            await self.publish([succeeded])
+            self._outbox.put([succeeded])
         return RunNodeResult(
             output=result.output,
             port=result.port,
@@ -81,7 +81,7 @@ class NodeActivities:
     async def run_chain(self, request: RunChainInput) -> RunChainResult:
         """Run the steps in order, stopping at the first failure (reported, not raised,
         so that the workflow applies that node's own retry policy)."""
-        await self.publish(request.events)
+        self._outbox.put(request.events)
         results: list[RunNodeResult] = []
         node_input = request.steps[0].input
         for step in request.steps:
@@ -112,10 +112,7 @@ class NodeActivities:
 
     @activity.defn(name="publish_events")
     async def publish_events(self, request: PublishEventsInput) -> None:
-        await self.publish(request.events)
-
-    async def publish(self, events: Sequence[RunEvent]) -> None:
-        await publish_events(self._bus, self._pool, events)
+        self._outbox.put(request.events)
 
     async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
         """Validate, run (or evaluate, for a pure node type the interpreter does not know),

@@ -193,8 +193,13 @@ class Bus:
             )
 
     async def _on_error(self, error: Exception) -> None:
-        # A denied publish or subscribe raises nothing: the server's refusal only gets here.
-        logger.error("NATS reported an error to %s: %s", self._name, error)
+        if isinstance(error, nats.errors.Error) and "violation" in str(error).lower():
+            # A denied publish or subscribe raises nothing: the server's refusal only
+            # gets here.
+            logger.error("NATS refused %s: %s", self._name, error)
+        else:
+            # Failed reconnection attempts, among others: the disconnect was logged once.
+            logger.debug("NATS error on %s: %r", self._name, error)
 
     async def _on_disconnected(self) -> None:
         if not self._closing:

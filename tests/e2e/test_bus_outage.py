@@ -1,0 +1,95 @@
+"""A bus outage of more than a minute fails no node and loses no event (Hardening #9).
+
+Before, a NATS outage of about 20 s failed nodes whose work had succeeded ("nats: timeout"
+from publishing events inside the activity): 3 of 3 runs ended FAILED although each HTTP
+call was made once. Now events wait in the data plane's outbox and arrive, all of them,
+when the bus returns.
+"""
+
+import asyncio
+from pathlib import Path
+
+from connectors_sdk import NodeRegistry
+from flowforge.inprocess import running_stack
+from flowforge.nats_accounts import BusAuthority
+from flowforge.servers import ServerProcess, free_port, start_nats
+
+from fixtures.http_peer import HttpPeer
+from fixtures.stack import assert_eventually
+
+OUTAGE_SECONDS = 65
+RUNS = 3
+
+
+async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
+    sqlite_url: str,
+    temporal_server: ServerProcess,
+    bus_authority: BusAuthority,
+    http_peer: HttpPeer,
+    tmp_path: Path,
+) -> None:
+    flow = {
+        "apiVersion": "flowforge/v1",
+        "name": "through-an-outage",
+        "nodes": [
+            {
+                "id": "call",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/slow?seconds=2")},
+            },
+            {
+                "id": "after",
+                "type": "core.transform",
+                "config": {"value": "${ .nodes.call.status }"},
+            },
+        ],
+        "edges": [{"from": "call", "to": "after"}],
+    }
+    nats_dir, port = tmp_path / "nats", free_port()
+    server = start_nats(nats_dir, port, bus_authority)
+    try:
+        async with running_stack(
+            sqlite_url,
+            temporal_server,
+            server,
+            tmp_path,
+            bus_authority,
+            NodeRegistry.from_entry_points(),
+        ) as stack:
+            published = await stack.publish(flow)
+            run_ids = []
+            for _ in range(RUNS):
+                started = await stack.start_run(published["workflowId"])
+                run_ids.append(started["data"]["startRun"]["id"])
+
+            async def all_calling() -> bool:
+                runs = [await stack.run(run_id) for run_id in run_ids]
+                return all(
+                    any(n["nodeId"] == "call" and n["status"] == "RUNNING" for n in run["nodes"])
+                    for run in runs
+                )
+
+            await assert_eventually(all_calling)
+            server.stop()
+
+            # While the bus is away every run completes in Temporal...
+            for run_id in run_ids:
+                result = await stack.temporal.get_workflow_handle(run_id).result()
+                assert result["status"] == "SUCCEEDED"
+            # ... and the outage goes on past a minute, the registry not knowing yet.
+            await asyncio.sleep(OUTAGE_SECONDS)
+            assert [(await stack.run(run_id))["status"] for run_id in run_ids] == ["RUNNING"] * RUNS
+
+            server = start_nats(nats_dir, port, bus_authority)
+            finished = [await stack.wait_for_run(run_id, within=60) for run_id in run_ids]
+    finally:
+        server.stop()
+
+    for run in finished:
+        assert run["status"] == "SUCCEEDED", run
+        nodes = {n["nodeId"]: n for n in run["nodes"]}
+        assert nodes["call"]["status"] == "SUCCEEDED"
+        assert nodes["call"]["attempts"] == 1
+        assert nodes["after"]["status"] == "SUCCEEDED"
+        assert run["output"] == {"after": {"value": 200}}
+    assert http_peer.hits["/slow"] == RUNS
