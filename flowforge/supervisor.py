@@ -198,10 +198,11 @@ class Supervisor:
             raise SupervisorGaveUpError(child, problem)
         attempt, allowed = len(child.budget.times), child.restart.max_restarts
         self.report(
-            f"  ↻ restarting {child.name} (pid {old.process.pid}, {problem}; log: "
-            f"{old.log_path}), restart {attempt} of {allowed}"
+            f"  ↻ restarting {child.name} (pid {old.process.pid}, restart {attempt} of "
+            f"{allowed}): {problem}; log: {old.log_path}"
         )
-        old.stop(child.restart.stop_timeout)
+        if old.running:  # an exit was reported just now; stop() would warn about it again
+            old.stop(child.restart.stop_timeout)
         child.watch.reset()
         began = self.clock()
         try:

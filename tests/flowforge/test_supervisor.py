@@ -164,7 +164,7 @@ def test_a_hung_data_plane_is_detected_and_restarted(
     assert "data plane" in unhealthy and "no heartbeat for" in unhealthy
     assert str(log_path) in unhealthy
     restarting = next(line for line in lines if "restarting data plane" in line)
-    assert f"pid {old_pid}" in restarting and "restart 1 of 3" in restarting
+    assert f"(pid {old_pid}, restart 1 of 3): unhealthy since" in restarting
     new_pid = child.process.process.pid
     assert any(f"data plane restarted (pid {new_pid}" in line for line in lines)
     poll_until(watcher, lambda: heartbeat.read_text().split()[1] == str(new_pid))
@@ -215,7 +215,7 @@ def test_a_child_that_exits_is_restarted(
     assert watcher.children[0].process.running
     assert watcher.children[0].process.process.pid != first.process.pid
     assert any(
-        f"restarting sleeper (pid {first.process.pid}, exited with code -9" in line
+        f"restarting sleeper (pid {first.process.pid}, restart 1 of 3): exited with code -9" in line
         for line in lines
     )
 
