@@ -37,6 +37,11 @@ class DataPlaneSettings(BaseSettings):
         description="Largest node output carried inline (canonical JSON bytes); a node "
         "whose output is larger fails without retrying.",
     )
+    heartbeat_path: Path | None = Field(
+        None,
+        description="File the event loop rewrites every second (liveness: a stale file means "
+        "a hung process, see docs/operations.md); None writes none.",
+    )
     trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="PEM files of control-plane public keys whose descriptors may run "

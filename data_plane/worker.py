@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from connectors_sdk import NodeRegistry
 from data_plane.activities.nodes import NodeActivities
 from data_plane.agent import Agent
+from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
 from data_plane.protocol import Bus, pool_inbox, task_queue
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
@@ -39,6 +40,7 @@ async def connect_temporal(address: str, namespace: str) -> Client:
 
 async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: asyncio.Event) -> None:
     """Run one agent and one worker for `settings.pool` until `stop` is set."""
+    heartbeat = Heartbeat.start(settings.heartbeat_path)
     trusted_keys = load_trusted_keys(settings.trusted_keys)
     client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
     bus = Bus(
@@ -58,6 +60,7 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
             logger.info("data plane ready: pool %s", settings.pool)
             await agent.run(stop)
     finally:
+        await heartbeat.stop()
         stop.set()
         await publisher
         await outbox.close()

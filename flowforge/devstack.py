@@ -10,7 +10,13 @@ Layout of the data directory (everything persists, so a restart loses nothing)::
     signing-key.pem, signing-key.pub.pem   descriptor signing key pair
     admin-token    API token of the admin (mode 0600)
     data-plane/    event-outbox.db: run events waiting for the bus
+    data-plane.heartbeat   rewritten every second by the data plane's event loop
     logs/          control-plane and data-plane logs
+
+Once started, every child is supervised (`flowforge.supervisor`): by exit, and by a probe
+that each kind of child answers itself (a TCP connect, `/healthz`, OpenBao's health, the
+data plane's heartbeat). One that exits or stays unhealthy is restarted with the same
+configuration, a few times before the stack gives up.
 """
 
 import os
@@ -34,6 +40,23 @@ from flowforge.servers import (
     start_process,
     start_temporal,
 )
+from flowforge.supervisor import (
+    Child,
+    HealthPolicy,
+    Probe,
+    RestartPolicy,
+    Supervisor,
+    heartbeat_probe,
+    http_probe,
+    tcp_probe,
+)
+
+# How long each kind of child may fail its probe before it is restarted. The data plane's
+# heartbeat is 1 s; 15 s without one is a hang, not a slow moment. The control plane gets
+# less: a /healthz that fails several 2 s probes in a row is no answer at all.
+DATA_PLANE_HEALTH = HealthPolicy(grace=15.0, failures=3)
+CONTROL_PLANE_HEALTH = HealthPolicy(grace=10.0, failures=3)
+SERVER_HEALTH = HealthPolicy(grace=15.0, failures=3)
 
 
 @dataclass(frozen=True)
@@ -50,12 +73,28 @@ class DevStack:
     data_dir: Path
     ports: DevPorts
     report: Callable[[str], None]
-    processes: list[ServerProcess] = field(default_factory=list)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    data_plane_health: HealthPolicy = DATA_PLANE_HEALTH
+    control_plane_health: HealthPolicy = CONTROL_PLANE_HEALTH
+    server_health: HealthPolicy = SERVER_HEALTH
     admin_token: str = ""
+    supervisor: Supervisor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.supervisor = Supervisor(self.report)
 
     @property
     def graphql_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.api}/graphql"
+
+    @property
+    def heartbeat_path(self) -> Path:
+        return self.data_dir / "data-plane.heartbeat"
+
+    @property
+    def processes(self) -> list[ServerProcess]:
+        """The children running now, oldest first (a restart replaces one in place)."""
+        return [child.process for child in self.supervisor.children]
 
     def start(self) -> None:
         """Start every component in dependency order; on failure stop what started."""
@@ -72,19 +111,26 @@ class DevStack:
                 lambda: start_temporal(
                     self.data_dir / "temporal", self.ports.temporal, ui_port=self.ports.temporal_ui
                 ),
+                tcp_probe(self.ports.temporal),
             )
             nats = self._step(
                 "NATS JetStream",
                 lambda: start_nats(self.data_dir / "nats", self.ports.nats, authority),
+                tcp_probe(self.ports.nats),
             )
             self._step(
-                "OpenBao", lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0]
+                "OpenBao",
+                lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0],
+                # 200 only while unsealed and active; a restart unseals it again.
+                http_probe(f"http://127.0.0.1:{self.ports.vault}/v1/sys/health"),
             )
             self._step(
                 "control plane",
                 lambda: self._start_control_plane(
                     nats.address, authority.control_plane_credentials(), key_path
                 ),
+                http_probe(f"http://127.0.0.1:{self.ports.api}/healthz"),
+                self.control_plane_health,
             )
             self._step(
                 "data plane (agent + worker, pool 'default')",
@@ -94,6 +140,8 @@ class DevStack:
                     authority.pool_credentials(DEFAULT_POOL),
                     key_path,
                 ),
+                heartbeat_probe(self.heartbeat_path),
+                self.data_plane_health,
             )
         except BaseException:
             self.stop()
@@ -115,11 +163,18 @@ class DevStack:
                     f"{option} with a free port",
                 )
 
-    def _step(self, title: str, start: Callable[[], ServerProcess]) -> ServerProcess:
+    def _step(
+        self,
+        title: str,
+        start: Callable[[], ServerProcess],
+        probe: Probe,
+        health: HealthPolicy | None = None,
+    ) -> ServerProcess:
         self.report(f"  starting {title} ...")
         began = time.monotonic()
         process = start()
-        self.processes.append(process)
+        health = health or self.server_health
+        self.supervisor.add(Child(process.name, start, process, probe, health, self.restart))
         self.report(f"  ✓ {title} ready at {process.address} ({time.monotonic() - began:.1f} s)")
         return process
 
@@ -145,25 +200,18 @@ class DevStack:
             "FLOWFORGE_DP_NATS_CREDENTIALS": str(credentials),
             "FLOWFORGE_DP_OUTBOX_PATH": str(self.data_dir / "data-plane" / "event-outbox.db"),
             "FLOWFORGE_DP_TRUSTED_KEYS": str(public_key_path(key_path)),
+            "FLOWFORGE_DP_HEARTBEAT_PATH": str(self.heartbeat_path),
         }
-        log_path = self.data_dir / "logs" / "data-plane.log"
-        offset = log_path.stat().st_size if log_path.exists() else 0
-        return start_process(
-            "data plane",
-            [sys.executable, "-m", "data_plane"],
-            address="pool default",
-            log_path=log_path,
-            is_ready=lambda: b"data plane ready" in _read_from(log_path, offset),
-            env=env,
-        )
+        return start_data_plane(env, self.data_dir / "logs" / "data-plane.log")
+
+    def supervise(self, interval: float = 1.0) -> None:
+        """Watch every child until one keeps failing (`SupervisorGaveUpError`) or a signal
+        interrupts."""
+        self.supervisor.run(interval)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-        self.processes.clear()
-
-    def first_exited(self) -> ServerProcess | None:
-        return next((p for p in self.processes if not p.running), None)
+        """Stop every child, newest first."""
+        self.supervisor.stop()
 
 
 def _admin_token(path: Path) -> str:
@@ -190,6 +238,25 @@ def start_control_plane(
         address=f"{base}/graphql",
         log_path=log_path,
         is_ready=lambda: http_status(f"{base}/readyz") == 200,
+        env=env,
+    )
+
+
+def start_data_plane(
+    env: Mapping[str, str],
+    log_path: Path,
+    command: Sequence[str] = (sys.executable, "-m", "data_plane"),
+) -> ServerProcess:
+    """A data plane as a child process configured by the `FLOWFORGE_DP_*` variables in
+    `env`; returns once it logged that it is ready."""
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    pool = env.get("FLOWFORGE_DP_POOL", DEFAULT_POOL)
+    return start_process(
+        "data plane",
+        list(command),
+        address=f"pool {pool}",
+        log_path=log_path,
+        is_ready=lambda: b"data plane ready" in _read_from(log_path, offset),
         env=env,
     )
 

@@ -41,6 +41,7 @@ from flowforge.nats_accounts import BusAuthority
 __all__ = [
     "ServerProcess",
     "ServerStartError",
+    "accepts_tcp",
     "find_binary",
     "free_port",
     "http_status",
@@ -159,8 +160,8 @@ class ServerProcess:
         """SIGTERM, wait up to `timeout` seconds, then SIGKILL. Safe to call again."""
         if self._stopped:
             return
-        self._stopped = True
         if not self.running:
+            self._stopped = True
             logger.warning(
                 "%s (pid %d) had already exited with code %s; see %s",
                 self.name,
@@ -170,6 +171,9 @@ class ServerProcess:
             )
             return
         self.process.send_signal(signal.SIGTERM)
+        # A stopped (SIGSTOP) process acts on SIGTERM only once continued; it must not be
+        # left behind stopped either.
+        self.process.send_signal(signal.SIGCONT)
         try:
             code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -178,6 +182,8 @@ class ServerProcess:
             )
             self.process.kill()
             code = self.process.wait()
+        # Only now: a stop interrupted (Ctrl-C while waiting) must be able to run again.
+        self._stopped = True
         # -SIGTERM just means the process died of the signal we sent, not that it failed.
         logger.info("stopped %s (pid %d, exit code %s)", self.name, self.process.pid, code)
 
@@ -257,7 +263,7 @@ def start_temporal(data_dir: Path, port: int, *, ui_port: int | None = None) -> 
         command,
         address=f"127.0.0.1:{port}",
         log_path=data_dir / "temporal.log",
-        is_ready=lambda: _accepts_tcp(port),
+        is_ready=lambda: accepts_tcp(port),
         port=port,
     )
 
@@ -284,7 +290,7 @@ def start_nats(data_dir: Path, port: int, authority: BusAuthority | None = None)
         command,
         address=f"nats://127.0.0.1:{port}",
         log_path=data_dir / "nats.log",
-        is_ready=lambda: _accepts_tcp(port),
+        is_ready=lambda: accepts_tcp(port),
         port=port,
     )
 
@@ -443,20 +449,21 @@ def _stop_on_error(server: ServerProcess) -> Iterator[None]:
         raise
 
 
-def _accepts_tcp(port: int) -> bool:
+def accepts_tcp(port: int, timeout: float = 1) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port` within `timeout` seconds."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
             return True
     except OSError:
         return False
 
 
-def http_status(url: str) -> int | None:
-    """The HTTP status `url` answers with, or None when nothing answers."""
+def http_status(url: str, timeout: float = 2) -> int | None:
+    """The HTTP status `url` answers with, or None when nothing answers within `timeout` s."""
     # No proxy: a proxy from the environment must not see requests to 127.0.0.1.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(url, timeout=2) as response:
+        with opener.open(url, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         error.close()

@@ -2,7 +2,6 @@
 
 import logging
 import signal
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from flowforge.cli.client import DEFAULT_DATA_DIR, fail
 from flowforge.devstack import DevPorts, DevStack
 from flowforge.servers import ServerStartError
+from flowforge.supervisor import SupervisorGaveUpError
 
 _defaults = DevPorts()
 
@@ -53,17 +53,12 @@ def dev(
         "  Try: flowforge workflow push examples/hello.yaml && "
         'flowforge run hello --input \'{"name": "Ada"}\' --wait'
     )
-    typer.echo("Press Ctrl-C to stop.")
+    typer.echo("Press Ctrl-C to stop. A component that exits or hangs is restarted.")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        while (exited := stack.first_exited()) is None:
-            time.sleep(0.5)
-        typer.secho(
-            f"{exited.name} exited unexpectedly (code {exited.process.returncode}); "
-            f"see {exited.log_path}. Stopping.",
-            fg=typer.colors.RED,
-            err=True,
-        )
+        stack.supervise()
+    except SupervisorGaveUpError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
         code = 1
     except KeyboardInterrupt:
         code = 0

@@ -1,5 +1,7 @@
 """`flowforge dev`'s stack: every component as its own process, and nothing lost on restart."""
 
+import os
+import signal
 import socket
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from connectors_sdk import load_definition_file
 from flowforge.devstack import DevPorts, DevStack
 from flowforge.servers import ServerStartError, free_port
+from flowforge.supervisor import HealthPolicy
 
 HELLO = Path(__file__).parents[2] / "examples" / "hello.yaml"
 
@@ -51,9 +54,9 @@ def run_hello(stack: DevStack, name: str) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} did not finish")
 
 
-def new_stack(data_dir: Path, lines: list[str]) -> DevStack:
+def new_stack(data_dir: Path, lines: list[str], **options: Any) -> DevStack:
     ports = DevPorts(free_port(), free_port(), free_port(), free_port(), free_port(span=2))
-    return DevStack(data_dir, ports, report=lines.append)
+    return DevStack(data_dir, ports, report=lines.append, **options)
 
 
 def test_dev_stack_runs_a_workflow_and_keeps_everything_across_a_restart(tmp_path: Path) -> None:
@@ -99,3 +102,26 @@ def test_a_busy_port_is_refused_with_the_option_to_change_it(tmp_path: Path) -> 
         with pytest.raises(ServerStartError, match="--nats-port"):
             stack.start()
     assert stack.processes == []
+
+
+def test_a_hung_data_plane_is_restarted_and_runs_make_progress_again(tmp_path: Path) -> None:
+    """Hardening #10: a data plane alive but stuck (SIGSTOP) is noticed by its heartbeat."""
+    lines: list[str] = []
+    stack = new_stack(tmp_path / "data", lines, data_plane_health=HealthPolicy(grace=3, failures=2))
+    try:
+        stack.start()
+        data_plane = next(p for p in stack.processes if p.name == "data plane")
+        os.kill(data_plane.process.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 90
+        while data_plane in stack.processes:
+            assert time.monotonic() < deadline, lines
+            stack.supervisor.poll()
+            time.sleep(0.2)
+        run = run_hello(stack, "Ada")
+    finally:
+        stack.stop()
+
+    assert data_plane.process.returncode is not None
+    assert any("data plane unhealthy since" in line for line in lines)
+    assert any("data plane restarted" in line for line in lines)
+    assert run["output"] == {"greeting": "Hello, Ada!"}
