@@ -44,6 +44,11 @@ _ACCOUNT_LIMITS = {
 _JETSTREAM_LIMITS = {"mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1}
 
 
+def pool_identity(pool: str) -> str:
+    """The name a pool's credentials are issued under."""
+    return f"pool-{pool}"
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -153,7 +158,7 @@ class BusAuthority:
         return self.credentials(CONTROL_PLANE, control_plane_permissions())
 
     def pool_credentials(self, pool: str) -> Path:
-        return self.credentials(f"pool-{pool}", pool_permissions(pool))
+        return self.credentials(pool_identity(pool), pool_permissions(pool))
 
     def credentials(self, name: str, permissions: Permissions) -> Path:
         """The credentials file of identity `name`, minted with `permissions` if it has

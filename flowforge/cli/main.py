@@ -2,7 +2,7 @@
 
 import typer
 
-from flowforge.cli import nodes, runs, workflow
+from flowforge.cli import bus, nodes, runs, workflow
 from flowforge.cli.dev import dev
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app.command("run")(runs.run_command)
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(runs.app, name="runs")
 app.add_typer(nodes.app, name="nodes")
+app.add_typer(bus.app, name="bus")
 
 
 def main() -> None:

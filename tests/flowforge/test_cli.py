@@ -111,3 +111,25 @@ async def test_nodes_list_shows_how_each_type_runs(stack: Stack) -> None:
     assert re.search(r"core\.if\s+v1\s+pure", out)
     assert re.search(r"core\.log\s+v1\s+lightweight", out)
     assert re.search(r"core\.http\s+v1\s+activity", out)
+
+
+def test_bus_commands_set_up_a_server_and_mint_credentials(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    runner = CliRunner()
+
+    init = runner.invoke(app, ["bus", "init", "--dir", str(keys), "--resolver-dir", "/r"])
+    pool = runner.invoke(app, ["bus", "credentials", "--dir", str(keys), "--pool", "onprem"])
+    again = runner.invoke(app, ["bus", "credentials", "--dir", str(keys), "--pool", "onprem"])
+    bad = runner.invoke(app, ["bus", "credentials", "--dir", str(keys), "--pool", "a.b"])
+    nobody = runner.invoke(app, ["bus", "credentials", "--dir", str(keys)])
+
+    assert init.exit_code == 0, init.output
+    config = (keys / "nats-auth.conf").read_text()
+    assert config.startswith("operator: ey") and 'dir: "/r"' in config
+    assert pool.exit_code == 0
+    creds = Path(pool.output.strip())
+    assert creds.stat().st_mode & 0o777 == 0o600
+    assert "BEGIN NATS USER JWT" in creds.read_text()
+    assert again.output == pool.output  # the same credentials until they are revoked
+    assert bad.exit_code == 1 and "letters, digits" in bad.output
+    assert nobody.exit_code == 1 and "--pool NAME or --control-plane" in nobody.output
