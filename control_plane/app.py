@@ -58,6 +58,8 @@ class GraphQLEndpoint:
 
     def __init__(self) -> None:
         self.ide = GraphiQL()
+        # Set once the streams and consumers of the control plane's pools exist.
+        self.provisioned = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -102,8 +104,9 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
             inbox_prefix=CONTROL_PLANE_INBOX,
             credentials=settings.nats_credentials,
         )
-        await bus.start()
-        await provision_pools(bus.js, settings.all_pools)
+        # Not waiting for NATS: the API serves (and commits runs, which the sweep dispatches
+        # later) while the bus is away; /readyz says so.
+        await bus.start(wait=False)
         dispatcher = Dispatcher(
             bus, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
         )
@@ -112,6 +115,9 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         endpoint.bus = bus
         stop = asyncio.Event()
         tasks = [
+            asyncio.create_task(
+                _provision(bus, settings.all_pools, endpoint.provisioned), name="provision"
+            ),
             asyncio.create_task(ingestor.run(stop), name="event-ingest"),
             asyncio.create_task(
                 dispatcher.sweep_forever(settings.redispatch_interval), name="dispatch-sweep"
@@ -122,7 +128,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
             yield
         finally:
             stop.set()
-            for task in tasks[1:]:
+            for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await bus.close()
@@ -133,7 +139,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
 
     async def readyz(request: Request) -> Response:
         # Without the bus no run can start and no event arrives: not ready.
-        bus = endpoint.bus is not None and endpoint.bus.connected
+        bus = endpoint.bus is not None and endpoint.bus.connected and endpoint.provisioned.is_set()
         ready = endpoint.app is not None and bus
         return JSONResponse({"ready": ready, "bus": bus}, status_code=200 if ready else 503)
 
@@ -146,6 +152,20 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         ],
         lifespan=lifespan,
     )
+
+
+async def _provision(bus: Bus, pools: list[str], done: asyncio.Event) -> None:
+    """Create the streams and consumers of `pools` as soon as the bus is there."""
+    while True:
+        if bus.connected:
+            try:
+                await provision_pools(bus.js, pools)
+            except Exception:
+                logger.exception("could not create the streams of pools %s; retrying", pools)
+            else:
+                done.set()
+                return
+        await asyncio.sleep(0.5)
 
 
 async def _refuse_unauthenticated(services: Services, request: Request) -> Response | None:

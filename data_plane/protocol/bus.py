@@ -248,8 +248,8 @@ async def consume(
                     waiting_logged = True
                 await asyncio.sleep(1.0)
                 continue
-            except Exception:
-                logger.exception("pulling from %s/%s failed; retrying", stream, consumer)
+            except Exception as exc:
+                logger.warning("pulling from %s/%s failed (%r); retrying", stream, consumer, exc)
                 subscription = None
                 await asyncio.sleep(1.0)
                 continue

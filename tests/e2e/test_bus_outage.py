@@ -1,4 +1,5 @@
-"""A bus outage of more than a minute fails no node and loses no event (Hardening #9).
+"""A bus outage of more than a minute fails no node and loses no event (Hardening #9), and
+a control plane started without the bus serves and catches up (Hardening #4).
 
 Before, a NATS outage of about 20 s failed nodes whose work had succeeded ("nats: timeout"
 from publishing events inside the activity): 3 of 3 runs ended FAILED although each HTTP
@@ -93,3 +94,47 @@ async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
         assert nodes["after"]["status"] == "SUCCEEDED"
         assert run["output"] == {"after": {"value": 200}}
     assert http_peer.hits["/slow"] == RUNS
+
+
+async def test_a_control_plane_started_while_the_bus_is_down_serves_and_catches_up(
+    sqlite_url: str,
+    temporal_server: ServerProcess,
+    bus_authority: BusAuthority,
+    tmp_path: Path,
+) -> None:
+    flow = {
+        "apiVersion": "flowforge/v1",
+        "name": "queued-while-the-bus-is-down",
+        "nodes": [{"id": "only", "type": "core.transform", "config": {"value": {"ok": True}}}],
+    }
+    nats_dir, port = tmp_path / "nats", free_port()
+    server = start_nats(nats_dir, port, bus_authority)
+    try:
+        async with running_stack(
+            sqlite_url,
+            temporal_server,
+            server,
+            tmp_path,
+            bus_authority,
+            NodeRegistry.from_entry_points(),
+        ) as stack:
+            published = await stack.publish(flow)
+            await stack.stop_control_plane()
+            server.stop()
+
+            await stack.start_control_plane()
+            base = stack.url.removesuffix("/graphql")
+            assert (await stack.http.get(f"{base}/healthz")).status_code == 200
+            ready = await stack.http.get(f"{base}/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["bus"] is False
+            started = await stack.start_run(published["workflowId"])
+            assert started["data"]["startRun"]["status"] == "QUEUED"
+
+            server = start_nats(nats_dir, port, bus_authority)
+            run = await stack.wait_for_run(started["data"]["startRun"]["id"], within=60)
+            assert (await stack.http.get(f"{base}/readyz")).status_code == 200
+    finally:
+        server.stop()
+    assert run["status"] == "SUCCEEDED"
+    assert run["output"] == {"only": {"ok": True}}
