@@ -8,10 +8,12 @@ when the bus returns.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-from connectors_sdk import NodeRegistry
-from flowforge.inprocess import running_stack
+import pytest
+
+from flowforge.inprocess import Stack, running_stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess, free_port, start_nats
 
@@ -22,13 +24,40 @@ OUTAGE_SECONDS = 65
 RUNS = 3
 
 
+class OwnBus:
+    """A NATS server of the test's own, which the test stops and starts again (same port,
+    same storage), under a stack connected to it."""
+
+    def __init__(self, data_dir: Path, authority: BusAuthority) -> None:
+        self._data_dir, self._port, self._authority = data_dir, free_port(), authority
+        self.server = self.start()
+
+    def start(self) -> ServerProcess:
+        self.server = start_nats(self._data_dir, self._port, self._authority)
+        return self.server
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+async def outage(
+    sqlite_url: str, temporal_server: ServerProcess, bus_authority: BusAuthority, tmp_path: Path
+) -> AsyncIterator[tuple[Stack, OwnBus]]:
+    bus = OwnBus(tmp_path / "nats", bus_authority)
+    try:
+        async with running_stack(
+            sqlite_url, temporal_server, bus.server, tmp_path, bus_authority
+        ) as stack:
+            yield stack, bus
+    finally:
+        bus.stop()
+
+
 async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
-    sqlite_url: str,
-    temporal_server: ServerProcess,
-    bus_authority: BusAuthority,
-    http_peer: HttpPeer,
-    tmp_path: Path,
+    outage: tuple[Stack, OwnBus], http_peer: HttpPeer
 ) -> None:
+    stack, bus = outage
     flow = {
         "apiVersion": "flowforge/v1",
         "name": "through-an-outage",
@@ -46,45 +75,32 @@ async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
         ],
         "edges": [{"from": "call", "to": "after"}],
     }
-    nats_dir, port = tmp_path / "nats", free_port()
-    server = start_nats(nats_dir, port, bus_authority)
-    try:
-        async with running_stack(
-            sqlite_url,
-            temporal_server,
-            server,
-            tmp_path,
-            bus_authority,
-            NodeRegistry.from_entry_points(),
-        ) as stack:
-            published = await stack.publish(flow)
-            run_ids = []
-            for _ in range(RUNS):
-                started = await stack.start_run(published["workflowId"])
-                run_ids.append(started["data"]["startRun"]["id"])
+    published = await stack.publish(flow)
+    run_ids = []
+    for _ in range(RUNS):
+        started = await stack.start_run(published["workflowId"])
+        run_ids.append(started["data"]["startRun"]["id"])
 
-            async def all_calling() -> bool:
-                runs = [await stack.run(run_id) for run_id in run_ids]
-                return all(
-                    any(n["nodeId"] == "call" and n["status"] == "RUNNING" for n in run["nodes"])
-                    for run in runs
-                )
+    async def all_calling() -> bool:
+        runs = [await stack.run(run_id) for run_id in run_ids]
+        return all(
+            any(n["nodeId"] == "call" and n["status"] == "RUNNING" for n in run["nodes"])
+            for run in runs
+        )
 
-            await assert_eventually(all_calling)
-            server.stop()
+    await assert_eventually(all_calling)
+    bus.stop()
 
-            # While the bus is away every run completes in Temporal...
-            for run_id in run_ids:
-                result = await stack.temporal.get_workflow_handle(run_id).result()
-                assert result["status"] == "SUCCEEDED"
-            # ... and the outage goes on past a minute, the registry not knowing yet.
-            await asyncio.sleep(OUTAGE_SECONDS)
-            assert [(await stack.run(run_id))["status"] for run_id in run_ids] == ["RUNNING"] * RUNS
+    # While the bus is away every run completes in Temporal...
+    for run_id in run_ids:
+        result = await stack.temporal.get_workflow_handle(run_id).result()
+        assert result["status"] == "SUCCEEDED"
+    # ... and the outage goes on past a minute, the registry not knowing yet.
+    await asyncio.sleep(OUTAGE_SECONDS)
+    assert [(await stack.run(run_id))["status"] for run_id in run_ids] == ["RUNNING"] * RUNS
 
-            server = start_nats(nats_dir, port, bus_authority)
-            finished = [await stack.wait_for_run(run_id, within=60) for run_id in run_ids]
-    finally:
-        server.stop()
+    bus.start()
+    finished = [await stack.wait_for_run(run_id, within=60) for run_id in run_ids]
 
     for run in finished:
         assert run["status"] == "SUCCEEDED", run
@@ -97,44 +113,30 @@ async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
 
 
 async def test_a_control_plane_started_while_the_bus_is_down_serves_and_catches_up(
-    sqlite_url: str,
-    temporal_server: ServerProcess,
-    bus_authority: BusAuthority,
-    tmp_path: Path,
+    outage: tuple[Stack, OwnBus],
 ) -> None:
+    stack, bus = outage
     flow = {
         "apiVersion": "flowforge/v1",
         "name": "queued-while-the-bus-is-down",
         "nodes": [{"id": "only", "type": "core.transform", "config": {"value": {"ok": True}}}],
     }
-    nats_dir, port = tmp_path / "nats", free_port()
-    server = start_nats(nats_dir, port, bus_authority)
-    try:
-        async with running_stack(
-            sqlite_url,
-            temporal_server,
-            server,
-            tmp_path,
-            bus_authority,
-            NodeRegistry.from_entry_points(),
-        ) as stack:
-            published = await stack.publish(flow)
-            await stack.stop_control_plane()
-            server.stop()
+    published = await stack.publish(flow)
+    await stack.stop_control_plane()
+    bus.stop()
 
-            await stack.start_control_plane()
-            base = stack.url.removesuffix("/graphql")
-            assert (await stack.http.get(f"{base}/healthz")).status_code == 200
-            ready = await stack.http.get(f"{base}/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["bus"] is False
-            started = await stack.start_run(published["workflowId"])
-            assert started["data"]["startRun"]["status"] == "QUEUED"
+    await stack.start_control_plane()
+    base = stack.url.removesuffix("/graphql")
+    assert (await stack.http.get(f"{base}/healthz")).status_code == 200
+    ready = await stack.http.get(f"{base}/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["bus"] is False
+    started = await stack.start_run(published["workflowId"])
+    assert started["data"]["startRun"]["status"] == "QUEUED"
 
-            server = start_nats(nats_dir, port, bus_authority)
-            run = await stack.wait_for_run(started["data"]["startRun"]["id"], within=60)
-            assert (await stack.http.get(f"{base}/readyz")).status_code == 200
-    finally:
-        server.stop()
+    bus.start()
+    run = await stack.wait_for_run(started["data"]["startRun"]["id"], within=60)
+
     assert run["status"] == "SUCCEEDED"
     assert run["output"] == {"only": {"ok": True}}
+    assert (await stack.http.get(f"{base}/readyz")).status_code == 200
