@@ -51,6 +51,11 @@ class EventIngestor:
         self._bus = bus
         self._sessions = sessions
         self._pools = pools
+        # The pools' streams are read side by side, but their transactions run one at a
+        # time: on SQLite a transaction reads before it takes the write lock, so two at
+        # once could each move a run from the state it read (row locks do this on
+        # PostgreSQL, for several control planes).
+        self._applying = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.gather(
@@ -77,7 +82,7 @@ class EventIngestor:
             except ValidationError as exc:
                 await self._set_aside(pool, message, "malformed", str(exc))
         try:
-            async with self._sessions.begin() as session:
+            async with self._applying, self._sessions.begin() as session:
                 applied = await apply_events(
                     session, pool, [event for _, events in readable for event in events]
                 )
@@ -95,7 +100,7 @@ class EventIngestor:
     async def _apply_one(self, pool: str, message: Msg, events: list[RunEvent]) -> None:
         for _ in range(3):
             try:
-                async with self._sessions.begin() as session:
+                async with self._applying, self._sessions.begin() as session:
                     applied = await apply_events(session, pool, events)
             except IntegrityError:
                 # Another control-plane replica applied some of them first: read again.

@@ -69,7 +69,9 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.cp_settings.port}/graphql"
 
-    async def start_control_plane(self) -> None:
+    async def start_control_plane(self, wait_ready: bool = True) -> None:
+        """Serve the control plane; with `wait_ready`, return once `/readyz` says ready
+        (connected to the bus, its streams created)."""
         config = uvicorn.Config(
             create_app(self.cp_settings, self.registry),
             host="127.0.0.1",
@@ -87,6 +89,12 @@ class Stack:
             return server.started
 
         await wait_until(started)
+        if wait_ready:
+            await wait_until(self._ready)
+
+    async def _ready(self) -> bool:
+        response = await self.http.get(self.url.removesuffix("/graphql") + "/readyz")
+        return response.status_code == 200
 
     async def stop_control_plane(self) -> None:
         if self._server is not None and self._server_task is not None:

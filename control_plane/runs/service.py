@@ -176,10 +176,22 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
         )
     )
     run_ids = {e.run_id for e in events}
-    runs = {r.id: r for r in await session.scalars(select(Run).where(Run.id.in_(run_ids)))}
+    # Locked (in one order, against deadlocks) so that replicas applying events of one run
+    # at the same time cannot overwrite each other's transitions.
+    runs = {
+        r.id: r
+        for r in await session.scalars(
+            select(Run).where(Run.id.in_(run_ids)).order_by(Run.id).with_for_update()
+        )
+    }
     nodes = {
         (n.run_id, n.node_id): n
-        for n in await session.scalars(select(NodeRun).where(NodeRun.run_id.in_(run_ids)))
+        for n in await session.scalars(
+            select(NodeRun)
+            .where(NodeRun.run_id.in_(run_ids))
+            .order_by(NodeRun.id)
+            .with_for_update()
+        )
     }
     applied = 0
     refused: list[RunEvent] = []

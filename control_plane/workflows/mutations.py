@@ -28,7 +28,12 @@ class Mutation:
         services = info.context.services
         async with services.sessions.begin() as session:
             result = await service.publish_workflow(
-                session, services.registry, project_id, definition, services.settings.limits
+                session,
+                services.registry,
+                project_id,
+                definition,
+                services.settings.limits,
+                services.settings.all_pools,
             )
         if isinstance(result, list):
             return ValidationFailed(errors=[DefinitionIssue.from_issue(i) for i in result])

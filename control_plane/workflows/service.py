@@ -21,8 +21,12 @@ async def publish_workflow(
     project_id: str,
     data: Mapping[str, Any],
     limits: LimitSettings,
+    pools: Sequence[str],
 ) -> WorkflowVersion | list[DefinitionIssue]:
     """Validate `data` and store it as the next version of the workflow it names.
+
+    A node may be pinned only to one of `pools`, the pools this control plane serves:
+    events from any other would never be read.
 
     Publishing content identical to an existing version returns that version, also when
     the same content is published concurrently.
@@ -35,7 +39,7 @@ async def publish_workflow(
         raise NotFoundError(f"project {project_id!r} does not exist")
     # Validating a large definition takes seconds of CPU: off the event loop, so that
     # every other request (and /healthz) is still answered meanwhile.
-    prepared = await asyncio.to_thread(_prepare, data, registry, limits)
+    prepared = await asyncio.to_thread(_prepare, data, registry, limits, pools)
     if isinstance(prepared, list):
         return prepared
     name, canonical, sha256 = prepared
@@ -59,7 +63,7 @@ async def publish_workflow(
 
 
 def _prepare(
-    data: Mapping[str, Any], registry: NodeRegistry, limits: LimitSettings
+    data: Mapping[str, Any], registry: NodeRegistry, limits: LimitSettings, pools: Sequence[str]
 ) -> tuple[str, dict[str, Any], str] | list[DefinitionIssue]:
     """(name, canonical form, sha256) of a publishable definition, or its issues."""
     size, depth = limits.max_definition_bytes, limits.max_definition_depth
@@ -67,9 +71,19 @@ def _prepare(
     definition, issues = validate_definition(data, registry)
     if definition is None or issues:
         return issues
-    problems = input_schema_problems(definition.input)
+    problems = [DefinitionIssue(None, "input", p) for p in input_schema_problems(definition.input)]
+    problems += [
+        DefinitionIssue(
+            node.id,
+            "pool",
+            f"pool {node.pool!r} is not one this control plane serves ({', '.join(pools)}); "
+            "add it to FLOWFORGE_CP_POOLS, or remove the pin",
+        )
+        for node in definition.nodes
+        if node.pool is not None and node.pool not in pools
+    ]
     if problems:
-        return [DefinitionIssue(None, "input", problem) for problem in problems]
+        return problems
     canonical = definition.canonical()
     check_json_value(canonical, "definition", size, depth, "definition")
     return definition.name, canonical, definition_sha256(canonical)

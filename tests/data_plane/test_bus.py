@@ -30,10 +30,12 @@ from data_plane.protocol import (
     pool_inbox,
     runs_subject,
 )
+from data_plane.worker import serve
 from flowforge.inprocess import Stack, running_stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 
+from fixtures.http_peer import HttpPeer
 from fixtures.stack import assert_eventually
 
 FLOW = {
@@ -270,3 +272,68 @@ async def _dead_letters(stack: Stack, pool: str) -> list:  # type: ignore[type-a
         return []
     finally:
         await sub.unsubscribe()
+
+
+async def test_a_node_pinned_to_another_pool_reports_through_that_pools_subjects(
+    two_pools: tuple[Stack, str],
+    bus_authority: BusAuthority,
+    http_peer: HttpPeer,
+    tmp_path: Path,
+) -> None:
+    stack, other = two_pools
+    settings = stack.dp_settings.model_copy(
+        update={
+            "pool": other,
+            "nats_credentials": bus_authority.pool_credentials(other),
+            "outbox_path": tmp_path / "other-outbox.db",
+        }
+    )
+    stop = asyncio.Event()
+    other_plane = asyncio.create_task(serve(settings, stack.registry, stop))
+    try:
+        run = await stack.run_to_end(
+            {
+                "apiVersion": "flowforge/v1",
+                "name": "two-pools",
+                "nodes": [
+                    {"id": "here", "type": "core.transform", "config": {"value": 1}},
+                    {
+                        "id": "there",
+                        "type": "core.http",
+                        "pool": other,
+                        "config": {"url": http_peer.url("/echo")},
+                    },
+                ],
+                "edges": [{"from": "here", "to": "there"}],
+            }
+        )
+    finally:
+        stop.set()
+        await other_plane
+    assert run["status"] == "SUCCEEDED", run
+    there = next(n for n in run["nodes"] if n["nodeId"] == "there")
+    assert there["status"] == "SUCCEEDED"
+    assert there["output"]["body"]["path"] == "/echo"
+    # The pinned node's own events came on the other pool's stream, and were accepted.
+    info = await stack.nats.jetstream().stream_info(events_stream(other))
+    assert info.state.messages > 0
+
+
+async def test_a_node_pinned_to_a_pool_the_control_plane_does_not_serve_is_refused(
+    stack: Stack,
+) -> None:
+    published = await stack.publish(
+        {
+            "apiVersion": "flowforge/v1",
+            "name": "unserved-pool",
+            "nodes": [
+                {"id": "a", "type": "core.transform", "pool": "nowhere", "config": {"value": 1}}
+            ],
+        }
+    )
+
+    assert published["__typename"] == "ValidationFailed"
+    [issue] = published["errors"]
+    assert issue["nodeId"] == "a"
+    assert issue["field"] == "pool"
+    assert "pool 'nowhere' is not one this control plane serves" in issue["message"]
