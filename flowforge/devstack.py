@@ -19,7 +19,6 @@ data plane's heartbeat). One that exits or stays unhealthy is restarted with the
 configuration, a few times before the stack gives up.
 """
 
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from control_plane.auth import generate_token
 from control_plane.signing import load_or_create_signing_key, public_key_path
 from data_plane.protocol import DEFAULT_POOL
 from flowforge.nats_accounts import BusAuthority
+from flowforge.private_files import write_private
 from flowforge.servers import (
     ServerProcess,
     ServerStartError,
@@ -218,9 +218,7 @@ def _admin_token(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
     token = generate_token()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(token + "\n")
+    write_private(path, token + "\n")
     return token
 
 

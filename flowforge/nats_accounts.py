@@ -29,6 +29,7 @@ import nats
 import nkeys
 
 from data_plane.protocol import Permissions, control_plane_permissions, pool_permissions
+from flowforge.private_files import write_private
 
 CONTROL_PLANE = "control-plane"
 SYSTEM = "system"
@@ -176,7 +177,7 @@ class BusAuthority:
             "sub": {"allow": list(permissions.subscribe)},
         }
         user_jwt = encode_jwt(_public(seed), name, claims, self._keys.account)
-        _write_private(path, _creds_file(user_jwt, seed))
+        write_private(path, _creds_file(user_jwt, seed))
         self._keys.issued[name] = [*current, _public(seed)]
         self._save()
         return path
@@ -208,7 +209,7 @@ class BusAuthority:
             seed = _new_seed(nkeys.PREFIX_BYTE_USER)
             claims = {"type": "user", "version": 2, **_UNLIMITED}
             user_jwt = encode_jwt(_public(seed), SYSTEM, claims, self._keys.system_account)
-            _write_private(path, _creds_file(user_jwt, seed))
+            write_private(path, _creds_file(user_jwt, seed))
         return path
 
     def _operator_jwt(self) -> str:
@@ -233,7 +234,7 @@ class BusAuthority:
             "issued": keys.issued,
             "revocations": keys.revocations,
         }
-        _write_private(self.directory / "keys.json", json.dumps(data, indent=2))
+        write_private(self.directory / "keys.json", json.dumps(data, indent=2))
 
 
 def _creds_file(user_jwt: str, seed: str) -> str:
@@ -245,15 +246,3 @@ def _creds_file(user_jwt: str, seed: str) -> str:
         f"{seed}\n"
         "------END USER NKEY SEED------\n"
     )
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` readable by the owner only, replacing `path` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    tmp.replace(path)

@@ -37,6 +37,7 @@ from typing import Any
 import hvac
 
 from flowforge.nats_accounts import BusAuthority
+from flowforge.private_files import write_private
 
 __all__ = [
     "ServerProcess",
@@ -376,7 +377,7 @@ def _set_up_openbao(client: hvac.Client, server: ServerProcess, init_path: Path)
     if not client.sys.is_initialized():
         init: dict[str, Any] = client.sys.initialize(secret_shares=1, secret_threshold=1)
         saved = {key: init[key] for key in ("keys", "keys_base64", "root_token")}
-        _write_private_json(init_path, saved)
+        write_private(init_path, json.dumps(saved, indent=2))
         logger.info("initialized OpenBao; unseal key and root token saved to %s", init_path)
     elif not init_path.is_file():
         raise ServerStartError(
@@ -489,15 +490,3 @@ def _log_tail(log_path: Path, offset: int, lines: int = LOG_TAIL_LINES) -> str:
     except OSError:
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
-def _write_private_json(path: Path, data: dict[str, Any]) -> None:
-    """Write `data` readable by the owner only, replacing `path` atomically."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        os.fchmod(file.fileno(), 0o600)
-        json.dump(data, file, indent=2)
-        file.flush()
-        os.fsync(file.fileno())
-    tmp.replace(path)
