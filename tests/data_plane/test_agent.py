@@ -1,4 +1,5 @@
-"""The agent executes only descriptors it can trust, and each of them exactly once."""
+"""The agent executes only descriptors it can trust, and each of them exactly once; garbage
+near the size limit cannot cut it off the bus (Hardening #4)."""
 
 import base64
 import json

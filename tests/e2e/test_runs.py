@@ -1,4 +1,5 @@
-"""Publish → run → result, through GraphQL, NATS and Temporal, on both databases."""
+"""Publish → run → result, through GraphQL, NATS and Temporal, on both databases; a node
+output over the inline limit fails once (Hardening #5)."""
 
 from typing import Any
 
