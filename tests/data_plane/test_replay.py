@@ -12,12 +12,9 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
-
-from data_plane.workflows.dag import DagRunWorkflow
 
 from fixtures.http_peer import HttpPeer
+from fixtures.replay import replay
 from fixtures.stack import Stack
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -47,12 +44,6 @@ def every_mechanism(http_peer: HttpPeer) -> dict:
             {"from": "fetch", "to": "join"},
         ],
     }
-
-
-async def replay(history: WorkflowHistory) -> None:
-    await Replayer(
-        workflows=[DagRunWorkflow], data_converter=pydantic_data_converter
-    ).replay_workflow(history)
 
 
 def retries_and_failure(http_peer: HttpPeer) -> dict:
