@@ -92,6 +92,8 @@ class EvaluateExpressionsInput(BaseModel):
 
     value: Any
     context: dict[str, Any]
+    # Events to publish first (the run's first events; see RunNodeInput).
+    events: list[RunEvent] = Field(default_factory=list)
 
 
 class EvaluateExpressionsResult(BaseModel):

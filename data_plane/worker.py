@@ -28,7 +28,7 @@ def build_worker(
 ) -> Worker:
     pool = settings.pool
     activities = NodeActivities(registry, bus, pool, settings.max_output_bytes)
-    expressions = ExpressionActivities(evaluator)
+    expressions = ExpressionActivities(evaluator, activities.publish)
     return Worker(
         client,
         task_queue=task_queue(pool),

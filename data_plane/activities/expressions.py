@@ -4,26 +4,62 @@ Every program of the value runs in the worker's `ExpressionEvaluator` (one proce
 program, under its limits); the results are put back in place as `evaluate` would. A
 failure is returned, not raised, so that it is recorded in history like a value and the
 workflow fails the node with it, without retrying.
+
+Temporal waits for local activities when a worker shuts down: when the worker starts
+shutting down, a running evaluation is cancelled (killing its process) and the activity
+fails with `WorkerShuttingDown`, which the workflow answers by trying again after a
+pause, on whichever worker then runs it.
 """
 
+import asyncio
+import contextlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from connectors_sdk import ExpressionError, evaluate_with, find_expressions
 from data_plane.errors import ExpressionLimitError
 from data_plane.evaluator import ExpressionEvaluator
 from data_plane.messages import EvaluateExpressionsInput, EvaluateExpressionsResult
+from data_plane.protocol import RunEvent
+
+SHUTTING_DOWN = "WorkerShuttingDown"
 
 
 class ExpressionActivities:
-    def __init__(self, evaluator: ExpressionEvaluator) -> None:
+    def __init__(
+        self,
+        evaluator: ExpressionEvaluator,
+        publish: Callable[[Sequence[RunEvent]], Awaitable[None]],
+    ) -> None:
         self._evaluator = evaluator
+        self._publish = publish
 
     @activity.defn(name="evaluate_expressions")
     async def evaluate_expressions(
         self, request: EvaluateExpressionsInput
     ) -> EvaluateExpressionsResult:
+        # The run's first events, when this is its first activity (see RunNodeInput).
+        await self._publish(request.events)
+        evaluation = asyncio.ensure_future(self._evaluate(request))
+        shutdown = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+        try:
+            await asyncio.wait({evaluation, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            shutdown.cancel()
+            if not evaluation.done():
+                evaluation.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await evaluation
+        if evaluation.cancelled():
+            raise ApplicationError(
+                "the worker is shutting down", type=SHUTTING_DOWN, non_retryable=True
+            )
+        return evaluation.result()
+
+    async def _evaluate(self, request: EvaluateExpressionsInput) -> EvaluateExpressionsResult:
         try:
             context_json = json.dumps(request.context, ensure_ascii=False)
             results = {}

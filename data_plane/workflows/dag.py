@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
     )
     from connectors_sdk.nodes.control import If, Transform
-    from data_plane.activities.expressions import ExpressionActivities
+    from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
     from data_plane.activities.nodes import NodeActivities
     from data_plane.errors import OutputTooLargeError
     from data_plane.messages import (
@@ -333,17 +333,30 @@ class DagRunWorkflow:
             )
         if plan.inline and size <= INLINE_MAX_CONTEXT_BYTES:
             return evaluate(value, context)
-        try:
-            result = await workflow.execute_local_activity_method(
-                ExpressionActivities.evaluate_expressions,
-                EvaluateExpressionsInput(value=value, context=context),
-                activity_id=f"expressions-{label}",
-                start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=RetryPolicy(maximum_attempts=3),
-            )
-        except ActivityError as exc:
-            message = _failure_message(exc)
-            raise ExpressionError(f"evaluating expressions failed: {message}") from exc
+        while True:
+            announcement = self._announcement()
+            try:
+                result = await workflow.execute_local_activity_method(
+                    ExpressionActivities.evaluate_expressions,
+                    EvaluateExpressionsInput(value=value, context=context, events=announcement),
+                    activity_id=f"expressions-{label}",
+                    start_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=RetryPolicy(maximum_attempts=3),
+                )
+                break
+            except (ActivityError, ApplicationError) as exc:
+                # Send the first events again with what comes next (event ids dedupe them).
+                self._pending[:0] = announcement
+                self._announced = self._announced and not announcement
+                # A local activity cut short by a worker shutdown may resolve with its own
+                # failure rather than an ActivityError around it.
+                cause = exc.cause if isinstance(exc, ActivityError) else exc
+                if isinstance(cause, ApplicationError) and cause.type == SHUTTING_DOWN:
+                    # Not the expression's fault: evaluate again once a worker runs.
+                    await workflow.sleep(timedelta(seconds=1))
+                    continue
+                message = _failure_message(exc) if isinstance(exc, ActivityError) else exc.message
+                raise ExpressionError(f"evaluating expressions failed: {message}") from exc
         if result.error is not None:
             raise ExpressionError(result.error)
         return result.value

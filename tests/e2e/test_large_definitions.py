@@ -49,8 +49,7 @@ async def test_a_thousand_parallel_nodes_run(sqlite_stack: Stack) -> None:
     stack = sqlite_stack
     nodes = [{"id": "start", "type": "core.transform", "config": {"value": {"n": 1}}}]
     nodes += [
-        {"id": f"p{i}", "type": "core.transform", "config": {"value": {"i": i}}}
-        for i in range(999)
+        {"id": f"p{i}", "type": "core.transform", "config": {"value": {"i": i}}} for i in range(999)
     ]
     edges = [{"from": "start", "to": f"p{i}"} for i in range(999)]
     flow = {"apiVersion": "flowforge/v1", "name": "wide", "nodes": nodes, "edges": edges}
