@@ -9,7 +9,6 @@ machine's paths and play no part in a replay).
 """
 
 import json
-
 import os
 from pathlib import Path
 from typing import Any
