@@ -51,9 +51,13 @@ class _Child:
         self.process = process
 
     async def call(self, request: bytes) -> bytes:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
         self.process.stdin.write(_HEADER.pack(len(request)) + request)
         await self.process.stdin.drain()
+        return await self.reply()
+
+    async def reply(self) -> bytes:
+        assert self.process.stdout is not None
         (size,) = _HEADER.unpack(await self.process.stdout.readexactly(_HEADER.size))
         return await self.process.stdout.readexactly(size)
 
@@ -139,6 +143,14 @@ class ExpressionEvaluator:
         )
         child = _Child(process)
         self._children.add(child)
+        try:
+            ready = await child.reply()
+        except BaseException:
+            await self._discard(child)
+            raise
+        if ready != b"R":
+            await self._discard(child)
+            raise RuntimeError(f"an evaluator process started with {ready[:100]!r}")
         return child
 
     async def _discard(self, child: _Child) -> int:

@@ -3,7 +3,9 @@
 It reads requests from stdin and writes replies to stdout, each a frame: a 4-byte
 big-endian length, then that many bytes. A request is JSON
 `{"program", "context", "cpu_seconds", "max_output_bytes"}` (the context as JSON text);
-a reply is `V` and the value's JSON, or `E` and JSON `{"kind", "message"}`.
+a reply is `V` and the value's JSON, or `E` and JSON `{"kind", "message"}`. Once ready
+(imports done, limits set) it writes the frame `R`, so that its start-up never counts
+against a program's deadline.
 
 Its address space is capped (RLIMIT_AS) at start, and its CPU time (RLIMIT_CPU) before each
 request, so that it dies by itself even if its parent is gone; the parent also kills it at
@@ -73,6 +75,7 @@ def _answer(request: dict[str, Any]) -> None:
 def main() -> None:
     memory = int(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _write(b"R", b"")
     stdin = sys.stdin.buffer
     while True:
         header = _read_exactly(stdin, _HEADER.size)

@@ -140,9 +140,9 @@ class DagRunWorkflow:
                 active = True
         # A node that already ran inside a chain is recorded even if another branch failed
         # meanwhile: it did run.
-        stopped = self._failure is not None and node.id not in self._prefetched
         if self._bounded:
             await self._pace()
+        stopped = self._failure is not None and node.id not in self._prefetched
         if not active or stopped:
             self._emit("node.skipped", node.id)
             self._outcomes[node.id].set_result(NodeOutcome("SKIPPED"))
