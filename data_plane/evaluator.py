@@ -49,6 +49,14 @@ class ExpressionLimits:
 class _Child:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
+        # The end of what the process wrote to stderr: how it died, when it did.
+        self.stderr = b""
+        self._drain = asyncio.ensure_future(self._read_stderr())
+
+    async def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        while chunk := await self.process.stderr.read(4096):
+            self.stderr = (self.stderr + chunk)[-4096:]
 
     async def call(self, request: bytes) -> bytes:
         assert self.process.stdin is not None
@@ -64,7 +72,10 @@ class _Child:
     async def kill(self) -> int:
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
-        return await self.process.wait()
+        returncode = await self.process.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._drain, 5)
+        return returncode
 
 
 class ExpressionEvaluator:
@@ -109,8 +120,8 @@ class ExpressionEvaluator:
                 raise self._too_long(program) from None
             except (asyncio.IncompleteReadError, BrokenPipeError, ConnectionResetError):
                 returncode = await self._discard(child)
-                child = None
-                raise self._died(program, returncode) from None
+                stderr, child = child.stderr, None
+                raise self._died(program, returncode, stderr) from None
             except BaseException:
                 # Cancelled (the worker is shutting down): never leave a program running.
                 await self._discard(child)
@@ -138,7 +149,7 @@ class ExpressionEvaluator:
             str(self.limits.memory_bytes),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
             env=env,
         )
         child = _Child(process)
@@ -187,12 +198,18 @@ class ExpressionEvaluator:
             limit="memory",
         )
 
-    def _died(self, program: str, returncode: int) -> ExpressionLimitError:
+    def _died(self, program: str, returncode: int, stderr: bytes) -> ExpressionLimitError:
         if returncode == -signal.SIGXCPU:
             return self._too_long(program)
-        if returncode in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL, 134, 139):
+        # jq aborts, or exits, when an allocation fails; the kernel's OOM killer kills.
+        out_of_memory = b"allocate memory" in stderr or b"MemoryError" in stderr
+        if out_of_memory or returncode in (-signal.SIGABRT, -signal.SIGKILL):
             return self._too_much_memory(program)
-        logger.warning("an evaluator process exited with %s", returncode)
+        logger.warning(
+            "an evaluator process exited with %s: %s",
+            returncode,
+            stderr.decode(errors="replace")[-500:],
+        )
         return ExpressionLimitError(
             f"expression `{program}` ended its evaluator process (exit status {returncode})",
             limit="crash",
