@@ -7,8 +7,11 @@ kills a program still running. Pure nodes evaluated in the workflow have their o
 capped too.
 """
 
+import asyncio
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from fixtures.replay import replay
 from fixtures.stack import Stack, assert_eventually
 
 ENDLESS = "${ last(range(1e15)) }"
+CHECKOUT = str(Path(__file__).resolve().parents[2])
 
 
 def transform_flow(name: str, value: Any) -> dict[str, Any]:
@@ -36,8 +40,8 @@ def nodes_by_id(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {node["nodeId"]: node for node in run["nodes"]}
 
 
-def evaluator_processes() -> list[int]:
-    """PIDs of this process's evaluator children."""
+def evaluator_processes(parent: int | None = None) -> list[int]:
+    """PIDs of the evaluator children of `parent` (this process by default)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -47,9 +51,13 @@ def evaluator_processes() -> list[int]:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if b"data_plane.evaluator_process" in cmdline and ppid == os.getpid():
+        if b"data_plane.evaluator_process" in cmdline and ppid == (parent or os.getpid()):
             found.append(int(entry.name))
     return found
+
+
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 def recorded_expression_results(history: WorkflowHistory) -> list[dict[str, Any]]:
@@ -183,3 +191,43 @@ def lambda_async(check: Any) -> Any:
         return check()
 
     return call
+
+
+async def test_sigterm_stops_the_data_plane_process_with_an_expression_running(
+    sqlite_stack: Stack, tmp_path: Path
+) -> None:
+    """The original symptom: `python -m data_plane` ignored SIGTERM while jq ran."""
+    stack = sqlite_stack
+    await stack.stop_data_plane()
+    settings = stack.dp_settings
+    env = {
+        **os.environ,
+        "PYTHONPATH": CHECKOUT,
+        "FLOWFORGE_DP_POOL": settings.pool,
+        "FLOWFORGE_DP_TEMPORAL_ADDRESS": settings.temporal_address,
+        "FLOWFORGE_DP_NATS_URL": settings.nats_url,
+        "FLOWFORGE_DP_NATS_CREDENTIALS": str(settings.nats_credentials),
+        "FLOWFORGE_DP_TRUSTED_KEYS": ",".join(str(path) for path in settings.trusted_keys),
+        "FLOWFORGE_DP_EXPRESSION_TIMEOUT_SECONDS": "600",
+    }
+    with (tmp_path / "data-plane.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "data_plane", env=env, stdout=log, stderr=log
+        )
+    try:
+        published = await stack.publish(transform_flow("endless-sigterm", ENDLESS))
+        started = await stack.start_run(published["workflowId"])
+        run_id = started["data"]["startRun"]["id"]
+        await assert_eventually(lambda_async(lambda: evaluator_processes(process.pid)))
+        evaluators = evaluator_processes(process.pid)
+
+        process.send_signal(signal.SIGTERM)
+        returncode = await asyncio.wait_for(process.wait(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert returncode == 0, (tmp_path / "data-plane.log").read_text()
+    assert not any(alive(pid) for pid in evaluators)
+    await stack.temporal.get_workflow_handle(run_id).terminate("test over")
