@@ -138,10 +138,10 @@ class DagRunWorkflow:
             outcome = await self._outcomes[edge.source]
             if outcome.status == "SUCCEEDED" and edge.port in (None, outcome.port):
                 active = True
-        # A node that already ran inside a chain is recorded even if another branch failed
-        # meanwhile: it did run.
         if self._bounded:
             await self._pace()
+        # A node that already ran inside a chain is recorded even if another branch failed
+        # meanwhile: it did run.
         stopped = self._failure is not None and node.id not in self._prefetched
         if not active or stopped:
             self._emit("node.skipped", node.id)
