@@ -27,14 +27,18 @@ from connectors_sdk._errors import (
 from connectors_sdk._expressions import (
     check_expression_syntax,
     evaluate,
+    evaluate_with,
     find_expressions,
     is_expression,
+    run_program,
 )
+from connectors_sdk._inline import INLINE_SUBSET_VERSION, is_inline_program, referenced_nodes
 from connectors_sdk._node import AnyObject, Node, NodeContext, NodeResult
 from connectors_sdk._registry import NodeRegistry, default_registry
 from connectors_sdk._validation import parse_definition, validate_definition
 
 __all__ = [
+    "INLINE_SUBSET_VERSION",
     "AnyObject",
     "ConnectorError",
     "ConnectorExecutionError",
@@ -56,10 +60,14 @@ __all__ = [
     "default_registry",
     "definition_sha256",
     "evaluate",
+    "evaluate_with",
     "find_expressions",
     "is_expression",
+    "is_inline_program",
     "load_definition_file",
     "parse_definition",
     "parse_duration",
+    "referenced_nodes",
+    "run_program",
     "validate_definition",
 ]

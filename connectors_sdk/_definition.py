@@ -21,6 +21,7 @@ rest against a `NodeRegistry`. Data flow when a node's `inputs` is omitted: see
 `WorkflowDefinition.default_input`.
 """
 
+import functools
 import hashlib
 import heapq
 import json
@@ -226,23 +227,35 @@ class WorkflowDefinition(BaseModel):
     edges: list[EdgeSpec] = Field(default_factory=list)
 
     def node(self, node_id: str) -> NodeSpec:
-        """Return the node with this id.
+        """Return the node with this id (the first, if ids repeat).
 
         Raises:
             KeyError: No node has this id.
         """
-        for spec in self.nodes:
-            if spec.id == node_id:
-                return spec
-        raise KeyError(node_id)
+        return self._index.nodes[node_id]
 
     def predecessors(self, node_id: str) -> list[EdgeSpec]:
         """Return the edges into a node, in definition order."""
-        return [edge for edge in self.edges if edge.to == node_id]
+        return list(self._index.incoming.get(node_id, ()))
 
     def successors(self, node_id: str) -> list[EdgeSpec]:
         """Return the edges out of a node, in definition order."""
-        return [edge for edge in self.edges if edge.source == node_id]
+        return list(self._index.outgoing.get(node_id, ()))
+
+    @functools.cached_property
+    def _index(self) -> "_GraphIndex":
+        # Built once: the interpreter asks for every node's edges, and scanning all edges
+        # per question made a 1,000-node definition cost seconds per workflow task. A
+        # definition is not changed once validated; `model_copy` gives a fresh index.
+        nodes: dict[str, NodeSpec] = {}
+        for spec in self.nodes:
+            nodes.setdefault(spec.id, spec)
+        incoming: dict[str, list[EdgeSpec]] = {}
+        outgoing: dict[str, list[EdgeSpec]] = {}
+        for edge in self.edges:
+            incoming.setdefault(edge.to, []).append(edge)
+            outgoing.setdefault(edge.source, []).append(edge)
+        return _GraphIndex(nodes, incoming, outgoing)
 
     def topological_order(self) -> list[str]:
         """Return the node ids so that every edge points forward.
@@ -300,6 +313,20 @@ class WorkflowDefinition(BaseModel):
         """The definition as JSON-compatible data with every field present, the form
         that is stored, shipped and hashed."""
         return self.model_dump(by_alias=True, mode="json")
+
+
+class _GraphIndex:
+    __slots__ = ("incoming", "nodes", "outgoing")
+
+    def __init__(
+        self,
+        nodes: dict[str, NodeSpec],
+        incoming: dict[str, list[EdgeSpec]],
+        outgoing: dict[str, list[EdgeSpec]],
+    ) -> None:
+        self.nodes = nodes
+        self.incoming = incoming
+        self.outgoing = outgoing
 
 
 def find_cycles(node_ids: list[str], edges: Iterable[tuple[str, str]]) -> list[list[str]]:

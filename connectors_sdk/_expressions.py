@@ -24,13 +24,16 @@ so `${ .nodes.fetch.status }`, `${ .nodes["fetch-2"].body }`, `${ .node.input.ur
 
 The builtins that read the clock, the environment or other inputs (`now`, `localtime`,
 `env`, `$ENV`, `input`, ...) raise, and `debug`/`stderr` are silent. A program can still
-loop forever (`repeat(.)`); keep expressions small.
+loop forever (`repeat(.)`), and the `jq` binding holds the GIL while it runs: `evaluate`
+itself has no limits. The data plane runs only the bounded subset of `_inline.py` in
+process, and every other program through `run_program` in an evaluator process with
+time, memory and output limits (`evaluate_with` puts the results back in place).
 """
 
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import jq
@@ -226,13 +229,67 @@ def evaluate(value: Any, context: Mapping[str, Any]) -> Any:
         ExpressionError: An expression does not compile, fails at run time (the message
             names the program), or produces several values.
     """
-    return _Evaluator(context).walk(value)
+    return _Evaluator(_ContextRunner(context)).walk(value)
 
 
-class _Evaluator:
+def evaluate_with(value: Any, run: Callable[[str], Any]) -> Any:
+    """Evaluate every expression in a value with a function that runs one program.
+
+    Args:
+        value: A definition value, as for `evaluate`.
+        run: Given a program (the text inside `${ }`), returns its one value, e.g. one
+            computed earlier by `run_program` in another process.
+
+    Returns:
+        A copy of `value` with each expression replaced, interpolated as `evaluate` does.
+    """
+    return _Evaluator(run).walk(value)
+
+
+def run_program(program: str, context_json: str) -> Any:
+    """Run one program against a context given as JSON text.
+
+    Args:
+        program: The jq text inside `${ }`.
+        context_json: The context, as described in this module's docstring, in JSON.
+
+    Returns:
+        The program's one value, or None when it produces none.
+
+    Raises:
+        ExpressionError: The program does not compile, fails, or produces several values.
+    """
+    compiled = _compile(program)
+    try:
+        results = compiled.input_text(context_json).all()
+    except ValueError as exc:
+        raise ExpressionError(f"`{program}` failed: {_reason(exc)}") from exc
+    if len(results) > 1:
+        raise ExpressionError(
+            f"`{program}` produced {len(results)} values; an expression must produce "
+            "one: collect them with `[ ... ]` or pick one with `first(...)`"
+        )
+    return results[0] if results else None
+
+
+class _ContextRunner:
     def __init__(self, context: Mapping[str, Any]) -> None:
         self._context = context
         self._context_json: str | None = None
+
+    def __call__(self, program: str) -> Any:
+        _compile(program)
+        if self._context_json is None:
+            try:
+                self._context_json = json.dumps(self._context, ensure_ascii=False)
+            except (TypeError, ValueError) as exc:
+                raise ExpressionError(f"the expression context is not JSON: {exc}") from exc
+        return run_program(program, self._context_json)
+
+
+class _Evaluator:
+    def __init__(self, run: Callable[[str], Any]) -> None:
+        self._run = run
 
     def walk(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -252,24 +309,6 @@ class _Evaluator:
         return "".join(
             part if isinstance(part, str) else _stringify(self._run(part.program)) for part in parts
         )
-
-    def _run(self, program: str) -> Any:
-        compiled = _compile(program)
-        if self._context_json is None:
-            try:
-                self._context_json = json.dumps(self._context, ensure_ascii=False)
-            except (TypeError, ValueError) as exc:
-                raise ExpressionError(f"the expression context is not JSON: {exc}") from exc
-        try:
-            results = compiled.input_text(self._context_json).all()
-        except ValueError as exc:
-            raise ExpressionError(f"`{program}` failed: {_reason(exc)}") from exc
-        if len(results) > 1:
-            raise ExpressionError(
-                f"`{program}` produced {len(results)} values; an expression must produce "
-                "one: collect them with `[ ... ]` or pick one with `first(...)`"
-            )
-        return results[0] if results else None
 
 
 def _stringify(value: Any) -> str:

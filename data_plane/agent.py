@@ -48,7 +48,9 @@ class Agent:
         registry: NodeRegistry,
         trusted_keys: Mapping[str, Ed25519PublicKey],
         pool: str,
+        max_output_bytes: int,
     ) -> None:
+        self._max_output_bytes = max_output_bytes
         self._bus = bus
         self._outbox = outbox
         self._temporal = temporal
@@ -99,6 +101,7 @@ class Agent:
                     definition=descriptor.definition,
                     input=descriptor.input,
                     modes=modes,
+                    max_output_bytes=self._max_output_bytes,
                 ),
                 id=descriptor.run_id,
                 task_queue=task_queue(descriptor.pool),

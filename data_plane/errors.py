@@ -5,7 +5,8 @@ DataPlaneError
  ├── SettingsError             the agent/worker was configured wrongly
  ├── BusUnavailableError       not connected to NATS at the moment
  ├── MessageTooLargeError      a message over the server's maximum payload
- └── OutputTooLargeError       a node output over the inline limit (fails the node)
+ ├── OutputTooLargeError       a node output over the inline limit (fails the node)
+ └── ExpressionLimitError      an expression over its time, memory or output limit
 """
 
 from typing import TYPE_CHECKING
@@ -66,3 +67,14 @@ class OutputTooLargeError(DataPlaneError):
             f"{limit} bytes (FLOWFORGE_DP_MAX_OUTPUT_BYTES); return less, e.g. select the "
             "fields you need"
         )
+
+
+class ExpressionLimitError(DataPlaneError):
+    """An expression went over a limit of its evaluator; `limit` names which one
+    ("time", "memory", "output", "context", "crash"). It would again: never retried."""
+
+    code = "ExpressionLimitExceeded"
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit

@@ -21,6 +21,9 @@ class DagRunInput(BaseModel):
     # How each node type executes, fixed when the run starts so that replays never depend
     # on which node packages a worker has installed later.
     modes: dict[str, NodeMode] = Field(default_factory=dict)
+    # The largest output of a node evaluated inside the workflow (pure nodes), as the
+    # worker's FLOWFORGE_DP_MAX_OUTPUT_BYTES when the run started.
+    max_output_bytes: int = 256 * 1024
 
 
 class DagRunResult(BaseModel):
@@ -82,3 +85,20 @@ class RunChainResult(BaseModel):
 
     results: list[RunNodeResult]
     failure: ChainStepFailure | None = None
+
+
+class EvaluateExpressionsInput(BaseModel):
+    """A definition value whose expressions run in an evaluator process."""
+
+    value: Any
+    context: dict[str, Any]
+    # Events to publish first (the run's first events; see RunNodeInput).
+    events: list[RunEvent] = Field(default_factory=list)
+
+
+class EvaluateExpressionsResult(BaseModel):
+    """The evaluated value, or why it could not be evaluated (recorded either way, so a
+    replay never evaluates again)."""
+
+    value: Any = None
+    error: str | None = None

@@ -42,6 +42,26 @@ class DataPlaneSettings(BaseSettings):
         description="File the event loop rewrites every second (liveness: a stale file means "
         "a hung process, see docs/operations.md); None writes none.",
     )
+    expression_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Wall-clock limit of one expression evaluated outside the workflow; "
+        "past it the evaluator process is killed and the node fails.",
+    )
+    expression_memory_mb: int = Field(
+        512,
+        ge=64,
+        description="Address-space limit (RLIMIT_AS) of each evaluator process, in MiB.",
+    )
+    expression_max_output_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Largest value an expression evaluated outside the workflow may "
+        "produce (JSON bytes).",
+    )
+    expression_processes: int = Field(
+        2, ge=1, description="Evaluator processes of the worker (expressions run in parallel)."
+    )
     trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="PEM files of control-plane public keys whose descriptors may run "

@@ -8,8 +8,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from connectors_sdk import NodeRegistry
+from data_plane.activities.expressions import ExpressionActivities
 from data_plane.activities.nodes import NodeActivities
 from data_plane.agent import Agent
+from data_plane.evaluator import ExpressionEvaluator, ExpressionLimits
 from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
 from data_plane.protocol import Bus, pool_inbox, task_queue
@@ -20,15 +22,34 @@ logger = logging.getLogger(__name__)
 
 
 def build_worker(
-    client: Client, outbox: EventOutbox, registry: NodeRegistry, settings: DataPlaneSettings
+    client: Client,
+    outbox: EventOutbox,
+    registry: NodeRegistry,
+    settings: DataPlaneSettings,
+    evaluator: ExpressionEvaluator,
 ) -> Worker:
     pool = settings.pool
     activities = NodeActivities(registry, outbox, settings.max_output_bytes)
+    expressions = ExpressionActivities(evaluator, outbox)
     return Worker(
         client,
         task_queue=task_queue(pool),
         workflows=[DagRunWorkflow],
-        activities=[activities.run_node, activities.run_chain, activities.publish_events],
+        activities=[
+            activities.run_node,
+            activities.run_chain,
+            activities.publish_events,
+            expressions.evaluate_expressions,
+        ],
+    )
+
+
+def expression_limits(settings: DataPlaneSettings) -> ExpressionLimits:
+    return ExpressionLimits(
+        timeout_seconds=settings.expression_timeout_seconds,
+        memory_bytes=settings.expression_memory_mb * 1024 * 1024,
+        max_output_bytes=settings.expression_max_output_bytes,
+        processes=settings.expression_processes,
     )
 
 
@@ -53,13 +74,19 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
     await bus.start(wait=False)
     outbox = EventOutbox(settings.outbox_path, bus, settings.pool)
     publisher = asyncio.create_task(outbox.run(stop), name="event-outbox")
+    evaluator = ExpressionEvaluator(expression_limits(settings))
     try:
-        agent = Agent(bus, outbox, client, registry, trusted_keys, settings.pool)
-        worker = build_worker(client, outbox, registry, settings)
+        agent = Agent(
+            bus, outbox, client, registry, trusted_keys, settings.pool, settings.max_output_bytes
+        )
+        worker = build_worker(client, outbox, registry, settings, evaluator)
         async with worker:
             logger.info("data plane ready: pool %s", settings.pool)
             await agent.run(stop)
     finally:
+        # After the worker: its shutdown cancels running evaluations (killing their
+        # processes); then the idle processes go.
+        await evaluator.close()
         await heartbeat.stop()
         stop.set()
         await publisher

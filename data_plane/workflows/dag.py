@@ -12,6 +12,13 @@ Pure nodes (`core.if`, `core.transform`) are evaluated here with no activity at 
 lightweight nodes run as local activities; the rest as activities on the pool's task queue.
 Events the workflow produces itself travel with the next activity call, or are published
 by one local activity when the run ends.
+
+Expressions (see `workflows/expressions.py`): in runs started with the `PATCH_ID` patch,
+only bounded ("inline") expressions on small data are evaluated here; the others run in
+the `evaluate_expressions` local activity, under time, memory and output limits, with
+their result recorded. Such runs also check the output size of pure nodes, and wait for a
+1 ms timer every `VISITS_PER_ACTIVATION` node visits so that no workflow activation grows
+with the definition. Runs started before the patch keep the old way on replay.
 """
 
 import asyncio
@@ -32,11 +39,14 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
     )
     from connectors_sdk.nodes.control import If, Transform
+    from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
     from data_plane.activities.nodes import NodeActivities
+    from data_plane.errors import OutputTooLargeError
     from data_plane.messages import (
         ChainStepFailure,
         DagRunInput,
         DagRunResult,
+        EvaluateExpressionsInput,
         PublishEventsInput,
         RunChainInput,
         RunNodeInput,
@@ -44,6 +54,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from data_plane.protocol import EventKind, RunEvent, task_queue
     from data_plane.workflows.chains import find_chains
+    from data_plane.workflows.expressions import (
+        INLINE_MAX_CONTEXT_BYTES,
+        MAX_CONTEXT_BYTES,
+        PATCH_ID,
+        VISITS_PER_ACTIVATION,
+        json_size,
+        plan_expressions,
+        visible_outputs,
+    )
 
 PURE_NODES = {If.type: If, Transform.type: Transform}
 
@@ -71,10 +90,16 @@ class DagRunWorkflow:
         self._prefetched: dict[str, RunNodeResult] = {}
         self._announced = False
         self._chain_failures: dict[str, ChainStepFailure] = {}
+        self._bounded = False
+        self._sizes: dict[str, int] = {}
+        self._input_size = 0
+        self._visits = 0
+        self._pause: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, params: DagRunInput) -> DagRunResult:
         self._params = params
+        self._bounded = workflow.patched(PATCH_ID)
         self._emit("run.started", input=params.input)
         try:
             output = await self._interpret()
@@ -92,6 +117,8 @@ class DagRunWorkflow:
 
     async def _interpret(self) -> Any:
         self._definition = WorkflowDefinition.model_validate(self._params.definition)
+        if self._bounded:
+            self._input_size = json_size(self._params.input)
         self._chains = find_chains(self._definition, self._params.modes)
         loop = asyncio.get_running_loop()
         order = self._definition.topological_order()
@@ -100,7 +127,7 @@ class DagRunWorkflow:
         if self._failure is not None:
             raise self._failure
         try:
-            return self._run_output()
+            return await self._run_output()
         except ExpressionError as exc:
             raise ExpressionError(f"workflow output: {exc}") from exc
 
@@ -111,6 +138,8 @@ class DagRunWorkflow:
             outcome = await self._outcomes[edge.source]
             if outcome.status == "SUCCEEDED" and edge.port in (None, outcome.port):
                 active = True
+        if self._bounded:
+            await self._pace()
         # A node that already ran inside a chain is recorded even if another branch failed
         # meanwhile: it did run.
         stopped = self._failure is not None and node.id not in self._prefetched
@@ -125,17 +154,18 @@ class DagRunWorkflow:
             self._outcomes[node.id].set_result(NodeOutcome("FAILED"))
             return
         self._outputs[node.id] = result.output
+        if self._bounded:
+            self._sizes[node.id] = json_size(result.output)
         self._outcomes[node.id].set_result(NodeOutcome("SUCCEEDED", result.port))
 
     async def _execute(self, node: NodeSpec) -> RunNodeResult:
-        context: dict[str, Any] = {"input": self._params.input, "nodes": self._outputs}
         try:
             node_input = (
-                evaluate(node.inputs, context)
+                await self._evaluate(node.inputs, f"{node.id}-inputs")
                 if node.inputs is not None
                 else self._definition.default_input(node.id, self._params.input, self._outputs)
             )
-            config = evaluate(node.config, {**context, "node": {"input": node_input}})
+            config = await self._evaluate(node.config, f"{node.id}-config", {"input": node_input})
         except ExpressionError as exc:
             self._emit("node.failed", node.id, error=str(exc))
             raise NodeFailedError(node.id, str(exc)) from exc
@@ -187,6 +217,13 @@ class DagRunWorkflow:
             # Pure nodes only validate and compute; any error is the definition's or the data's.
             self._emit("node.failed", node.id, error=str(exc))
             raise NodeFailedError(node.id, str(exc)) from exc
+        if self._bounded:
+            size = json_size(result.output)
+            limit = self._params.max_output_bytes
+            if size > limit:
+                message = str(OutputTooLargeError(node.id, size, limit))
+                self._emit("node.failed", node.id, error=message)
+                raise NodeFailedError(node.id, message)
         self._emit("node.succeeded", node.id, output=result.output)
         return RunNodeResult(output=result.output, port=result.port)
 
@@ -275,10 +312,72 @@ class DagRunWorkflow:
         self._emit("node.started", node.id, at=started, attempt=result.attempt, input=node_input)
         self._emit("node.succeeded", node.id, attempt=result.attempt, output=result.output)
 
-    def _run_output(self) -> Any:
+    async def _evaluate(self, value: Any, label: str, node: dict[str, Any] | None = None) -> Any:
+        """Evaluate a value's expressions: here, or in the evaluator (see the docstring)."""
+        context: dict[str, Any] = {"input": self._params.input, "nodes": self._outputs}
+        if node is not None:
+            context["node"] = node
+        plan = plan_expressions(value) if self._bounded else None
+        if plan is None:
+            return evaluate(value, context)
+        nodes, names = visible_outputs(plan, self._outputs)
+        context["nodes"] = nodes
+        size = self._input_size + sum(self._sizes.get(name, 0) for name in names)
+        if node is not None:
+            size += json_size(node)
+        if size > MAX_CONTEXT_BYTES:
+            raise ExpressionError(
+                f"the expressions in {label} read {size} bytes of run input and node "
+                f"outputs, over the limit of {MAX_CONTEXT_BYTES} bytes; name only the "
+                "nodes they need, as .nodes.<id>"
+            )
+        if plan.inline and size <= INLINE_MAX_CONTEXT_BYTES:
+            return evaluate(value, context)
+        while True:
+            announcement = self._announcement()
+            try:
+                result = await workflow.execute_local_activity_method(
+                    ExpressionActivities.evaluate_expressions,
+                    EvaluateExpressionsInput(value=value, context=context, events=announcement),
+                    activity_id=f"expressions-{label}",
+                    start_to_close_timeout=timedelta(minutes=5),
+                    retry_policy=RetryPolicy(maximum_attempts=3),
+                )
+                break
+            except (ActivityError, ApplicationError) as exc:
+                # Send the first events again with what comes next (event ids dedupe them).
+                self._pending[:0] = announcement
+                self._announced = self._announced and not announcement
+                # A local activity cut short by a worker shutdown may resolve with its own
+                # failure rather than an ActivityError around it.
+                cause = exc.cause if isinstance(exc, ActivityError) else exc
+                if isinstance(cause, ApplicationError) and cause.type == SHUTTING_DOWN:
+                    # Not the expression's fault: evaluate again once a worker runs.
+                    await workflow.sleep(timedelta(seconds=1))
+                    continue
+                message = _failure_message(exc) if isinstance(exc, ActivityError) else exc.message
+                raise ExpressionError(f"evaluating expressions failed: {message}") from exc
+        if result.error is not None:
+            raise ExpressionError(result.error)
+        return result.value
+
+    async def _pace(self) -> None:
+        """Let the workflow task end every VISITS_PER_ACTIVATION visits (all branches
+        together wait for one timer), keeping each activation's work bounded."""
+        while self._visits >= VISITS_PER_ACTIVATION:
+            if self._pause is None:
+                self._pause = asyncio.create_task(self._next_activation())
+            await self._pause
+        self._visits += 1
+
+    async def _next_activation(self) -> None:
+        await workflow.sleep(timedelta(milliseconds=1))
+        self._visits = 0
+        self._pause = None
+
+    async def _run_output(self) -> Any:
         if self._definition.output is not None:
-            context = {"input": self._params.input, "nodes": self._outputs}
-            return evaluate(self._definition.output, context)
+            return await self._evaluate(self._definition.output, "output")
         return {
             node.id: self._outputs[node.id]
             for node in self._definition.nodes

@@ -3,6 +3,7 @@ import connectors_sdk
 
 def test_public_api_is_exactly_the_curated_list():
     assert connectors_sdk.__all__ == [
+        "INLINE_SUBSET_VERSION",
         "AnyObject",
         "ConnectorError",
         "ConnectorExecutionError",
@@ -24,11 +25,15 @@ def test_public_api_is_exactly_the_curated_list():
         "default_registry",
         "definition_sha256",
         "evaluate",
+        "evaluate_with",
         "find_expressions",
         "is_expression",
+        "is_inline_program",
         "load_definition_file",
         "parse_definition",
         "parse_duration",
+        "referenced_nodes",
+        "run_program",
         "validate_definition",
     ]
 

@@ -3,21 +3,21 @@
 `histories/` holds histories recorded by earlier versions of the interpreter; a change that
 breaks them would break runs in flight when a worker is upgraded. To record them again
 (only when such a break is intended and handled): FLOWFORGE_RECORD_HISTORIES=1 pytest
-tests/data_plane/test_replay.py
+tests/data_plane/test_replay.py; to record a new one only, select it with `-k`, e.g.
+`-k "fresh and bounded"`. Stack traces are left out of what is written (they name the
+machine's paths and play no part in a replay).
 """
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
-
-from data_plane.workflows.dag import DagRunWorkflow
 
 from fixtures.http_peer import HttpPeer
+from fixtures.replay import replay
 from fixtures.stack import Stack
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -49,12 +49,6 @@ def every_mechanism(http_peer: HttpPeer) -> dict:
     }
 
 
-async def replay(history: WorkflowHistory) -> None:
-    await Replayer(
-        workflows=[DagRunWorkflow], data_converter=pydantic_data_converter
-    ).replay_workflow(history)
-
-
 def retries_and_failure(http_peer: HttpPeer) -> dict:
     """A chain step that fails once and is retried, then an activity that keeps failing."""
     return {
@@ -80,8 +74,48 @@ def retries_and_failure(http_peer: HttpPeer) -> dict:
     }
 
 
+def bounded_expressions(http_peer: HttpPeer) -> dict:
+    """Hardening #7: inline expressions evaluated in the workflow, others in the evaluator
+    (recorded local activities), one of them over its time limit."""
+    return {
+        "apiVersion": "flowforge/v1",
+        "name": "bounded-expressions",
+        "nodes": [
+            {"id": "start", "type": "core.transform", "config": {"value": {"n": "${ .input.n }"}}},
+            {"id": "big", "type": "core.if", "config": {"condition": "${ .nodes.start.n > 2 }"}},
+            {
+                "id": "double",
+                "type": "core.transform",
+                "config": {"value": {"n": "${ .nodes.start.n * 2 }"}},
+            },
+            {
+                "id": "fetch",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/echo")},
+                "inputs": {"body": {"n": "${ .node.input.n // .input.n }"}},
+            },
+            {
+                "id": "endless",
+                "type": "core.transform",
+                "config": {"value": "${ last(range(1e15)) }"},
+            },
+        ],
+        "edges": [
+            {"from": "start", "to": "big"},
+            {"from": "big", "port": "true", "to": "double"},
+            {"from": "double", "to": "fetch"},
+            {"from": "fetch", "to": "endless"},
+        ],
+    }
+
+
 @pytest.mark.parametrize(
-    ("make", "status"), [(every_mechanism, "SUCCEEDED"), (retries_and_failure, "FAILED")]
+    ("make", "status"),
+    [
+        (every_mechanism, "SUCCEEDED"),
+        (retries_and_failure, "FAILED"),
+        (bounded_expressions, "FAILED"),
+    ],
 )
 async def test_a_fresh_run_replays(
     sqlite_stack: Stack, http_peer: HttpPeer, make: Any, status: str
@@ -94,7 +128,18 @@ async def test_a_fresh_run_replays(
     history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
     await replay(history)
     if os.environ.get("FLOWFORGE_RECORD_HISTORIES"):
-        (HISTORIES / f"{definition['name']}.json").write_text(history.to_json())
+        (HISTORIES / f"{definition['name']}.json").write_text(without_stack_traces(history))
+
+
+def without_stack_traces(history: WorkflowHistory) -> str:
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: "" if k == "stackTrace" else scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        return value
+
+    return json.dumps(scrub(json.loads(history.to_json())))
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
