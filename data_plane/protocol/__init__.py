@@ -12,7 +12,6 @@ from data_plane.protocol.bus import (
     dead_letter,
     message_size,
     provision_pools,
-    publish_events,
 )
 from data_plane.protocol.models import (
     DEFAULT_POOL,
@@ -76,7 +75,6 @@ __all__ = [
     "pool_inbox",
     "pool_permissions",
     "provision_pools",
-    "publish_events",
     "runs_subject",
     "sign_descriptor",
     "task_queue",

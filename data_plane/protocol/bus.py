@@ -35,7 +35,6 @@ from data_plane.protocol.topology import (
     RUNS_STREAM_CONFIG,
     agent_consumer_config,
     events_stream,
-    events_subject,
     ingest_consumer_config,
     pool_streams,
 )
@@ -298,16 +297,6 @@ def _shrink(event: RunEvent) -> RunEvent:
     if event.error is not None and len(event.error) > 10_000:
         update["error"] = event.error[:10_000] + " [truncated]"
     return event.model_copy(update=update)
-
-
-async def publish_events(bus: Bus, pool: str, events: Sequence[RunEvent]) -> None:
-    """Publish events on `ff.events.<pool>`, in as few size-checked batches as fit."""
-    if not events:
-        return
-    for batch in batches(events, bus.max_payload):
-        await bus.publish(
-            events_subject(pool), batch.to_bytes(), headers={"Nats-Msg-Id": batch.message_id}
-        )
 
 
 async def dead_letter(bus: Bus, subject: str, message: Msg, reason: str, error: str) -> None:
