@@ -1,7 +1,8 @@
-"""Activities that run connector nodes and publish run events.
+"""Activities that run connector nodes and report run events.
 
 An activity validates the node's config and input against its ports, runs it, validates
-its output, and reports node events to `ff.events.<pool>`. Errors are translated to
+its output, and reports node events through the outbox (`data_plane/outbox.py`), which
+publishes them on `ff.events.<pool>` of this worker's pool. Errors are translated to
 Temporal failures in one place, `_as_application_error`: bad input or config never
 retries, connector errors retry when the connector says so.
 """
