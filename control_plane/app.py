@@ -106,7 +106,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         )
         # Not waiting for NATS: the API serves (and commits runs, which the sweep dispatches
         # later) while the bus is away; /readyz says so.
-        await bus.start(wait=False)
+        bus.start()
         dispatcher = Dispatcher(
             bus, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
         )

@@ -51,13 +51,12 @@ class Dispatcher:
             subject, headers = runs_subject(run.pool), {"Nats-Msg-Id": run.id}
             try:
                 envelope = sign_descriptor(await self._descriptor(session, run), self._key)
-                self._bus.check_size(subject, envelope, headers)
+                await self._bus.publish(subject, envelope, headers=headers)
             except (MessageTooLargeError, ValueError, RecursionError) as exc:
                 reason = f"the run cannot be dispatched: {exc}"
                 logger.error("run %s: %s", run.id, reason, extra={"run_id": run.id})
                 fail_run(run, reason, datetime.now(UTC))
                 return
-            await self._bus.publish(subject, envelope, headers=headers)
             run.dispatched_at = datetime.now(UTC)
         logger.info("dispatched run %s", run_id, extra={"run_id": run_id})
 

@@ -71,7 +71,7 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
         credentials=settings.nats_credentials,
     )
     # Not waiting for the bus: runs go on without it, their events wait in the outbox.
-    await bus.start(wait=False)
+    bus.start()
     outbox = EventOutbox(settings.outbox_path, bus, settings.pool)
     publisher = asyncio.create_task(outbox.run(stop), name="event-outbox")
     evaluator = ExpressionEvaluator(expression_limits(settings))

@@ -84,16 +84,14 @@ class Bus:
         self._credentials = credentials
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
-        self._up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.generation = 0
         self._closing = False
 
-    async def start(self, wait: bool = True) -> None:
-        """Start keeping the connection; with `wait`, return once it is up."""
+    def start(self) -> None:
+        """Start keeping the connection, in the background: callers never wait for the
+        bus (`connected` says whether it is there)."""
         self._task = asyncio.create_task(self._supervise(), name=f"bus-{self._name}")
-        if wait:
-            await self.wait_connected()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -102,16 +100,12 @@ class Bus:
             self._task = None
         self._closing = True
         nc, self._nc, self._js = self._nc, None, None
-        self._up.clear()
         if nc is not None and not nc.is_closed:
             await nc.close()
 
     @property
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
-
-    async def wait_connected(self) -> None:
-        await self._up.wait()
 
     @property
     def js(self) -> JetStreamContext:
@@ -125,12 +119,6 @@ class Bus:
             raise BusUnavailableError(f"not connected to NATS at {self._url}")
         return self._nc.max_payload
 
-    def check_size(self, subject: str, data: bytes, headers: Mapping[str, str] | None) -> None:
-        """Raise `MessageTooLargeError` for a message the server would refuse."""
-        size, limit = message_size(data, headers), self.max_payload
-        if size > limit:
-            raise MessageTooLargeError(subject, size, limit)
-
     async def publish(
         self,
         subject: str,
@@ -143,7 +131,9 @@ class Bus:
             MessageTooLargeError: the message is over the server's maximum (not sent).
             BusUnavailableError: not connected.
         """
-        self.check_size(subject, data, headers)
+        size, limit = message_size(data, headers), self.max_payload
+        if size > limit:
+            raise MessageTooLargeError(subject, size, limit)
         return await self.js.publish(subject, data, headers=headers, timeout=_PUBLISH_TIMEOUT)
 
     async def _supervise(self) -> None:
@@ -180,10 +170,8 @@ class Bus:
             delay = 0.5
             self._nc, self._js = nc, nc.jetstream()
             self.generation += 1
-            self._up.set()
             logger.info("connected to NATS at %s as %s", self._url, self._name)
             await lost.wait()
-            self._up.clear()
             self._nc = self._js = None
             logger.warning(
                 "the NATS connection of %s was closed (%s); opening a new one",

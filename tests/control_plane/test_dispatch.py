@@ -2,11 +2,9 @@
 a run that can never be published fails with the reason and holds back no other
 (Hardening #3, #4)."""
 
-from control_plane.db.engine import create_engine, session_factory
 from control_plane.limits import LimitSettings
-from control_plane.runs.service import start_run
 
-from fixtures.stack import Stack
+from fixtures.stack import Stack, commit_runs
 
 FLOW = {
     "apiVersion": "flowforge/v1",
@@ -17,22 +15,7 @@ FLOW = {
 
 async def test_queued_run_that_was_never_published_still_runs(stack: Stack) -> None:
     published = await stack.publish(FLOW)
-    engine = create_engine(stack.cp_settings.database_url)
-    try:
-        # What the startRun mutation commits before it publishes; the publish never happens.
-        async with session_factory(engine).begin() as session:
-            run, created = await start_run(
-                session,
-                published["workflowId"],
-                None,
-                {},
-                None,
-                stack.pool,
-                stack.cp_settings.limits,
-            )
-    finally:
-        await engine.dispose()
-    assert created
+    [run] = await commit_runs(stack, published["workflowId"], [{}])
 
     finished = await stack.wait_for_run(run.id)
 
@@ -47,23 +30,9 @@ async def test_a_run_too_large_for_the_bus_fails_and_the_runs_after_it_still_run
     # As on a bus whose maximum payload is below what the limits were set for: the input
     # passes startRun but its signed descriptor cannot fit in one NATS message.
     generous = LimitSettings().model_copy(update={"max_run_input_bytes": 4 * 1024 * 1024})
-    engine = create_engine(stack.cp_settings.database_url)
-    try:
-        async with session_factory(engine).begin() as session:
-            huge, _ = await start_run(
-                session,
-                published["workflowId"],
-                None,
-                {"blob": "x" * 800_000},
-                None,
-                stack.pool,
-                generous,
-            )
-            small, _ = await start_run(
-                session, published["workflowId"], None, {}, None, stack.pool, generous
-            )
-    finally:
-        await engine.dispose()
+    huge, small = await commit_runs(
+        stack, published["workflowId"], [{"blob": "x" * 800_000}, {}], limits=generous
+    )
 
     failed = await stack.wait_for_run(huge.id)
     succeeded = await stack.wait_for_run(small.id)

@@ -11,8 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from control_plane.db.engine import create_engine, session_factory
-from control_plane.runs.service import start_run
 from control_plane.signing import load_or_create_signing_key
 from data_plane.protocol import (
     dead_runs_subject,
@@ -21,7 +19,7 @@ from data_plane.protocol import (
 )
 
 from fixtures.descriptors import TINY_DEFINITION, make_descriptor
-from fixtures.stack import Stack, assert_eventually
+from fixtures.stack import Stack, assert_eventually, commit_runs
 
 
 async def publish(stack: Stack, envelope: bytes, msg_id: str) -> None:
@@ -132,22 +130,8 @@ async def test_descriptor_delivered_twice_starts_one_workflow(stack: Stack) -> N
 
 async def test_expired_descriptor_of_a_real_run_marks_it_failed(stack: Stack) -> None:
     published = await stack.publish(TINY_DEFINITION)
-    engine = create_engine(stack.cp_settings.database_url)
-    try:
-        async with session_factory(engine).begin() as session:
-            run, _ = await start_run(
-                session,
-                published["workflowId"],
-                None,
-                {},
-                None,
-                stack.pool,
-                stack.cp_settings.limits,
-            )
-            # Mark it handed over so that the dispatch sweep leaves it alone.
-            run.dispatched_at = datetime.now(UTC)
-    finally:
-        await engine.dispose()
+    # Handed over, so that the dispatch sweep leaves it alone.
+    [run] = await commit_runs(stack, published["workflowId"], [{}], handed_over=True)
     late = make_descriptor(
         stack.pool, run_id=run.id, expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
