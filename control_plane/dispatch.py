@@ -20,7 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from control_plane.db.models import Project, Run, Workflow, WorkflowVersion
 from control_plane.runs.service import fail_run
 from data_plane.errors import BusUnavailableError, MessageTooLargeError
-from data_plane.protocol import Bus, RunDescriptor, runs_subject, sign_descriptor
+from data_plane.protocol import (
+    PROTOCOL_VERSION,
+    Bus,
+    RunDescriptor,
+    runs_subject,
+    sign_descriptor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ class Dispatcher:
         project = await session.get_one(Project, run.project_id)
         now = datetime.now(UTC)
         return RunDescriptor(
+            protocol=PROTOCOL_VERSION,
             run_id=run.id,
             workspace_id=project.workspace_id,
             project_id=project.id,

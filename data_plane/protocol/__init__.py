@@ -1,8 +1,9 @@
 """The wire contract between the control plane and the data plane.
 
 The control plane imports only this package of the data plane, and it imports no
-`temporalio`. `models` holds the messages, `signing` the descriptor signatures,
-`topology` the names on the bus and who may use them, `bus` the NATS link itself.
+`temporalio`. `models` holds the messages, `statuses` the status vocabulary, `signing`
+the descriptor signatures, `topology` the names on the bus and who may use them, `bus` the
+NATS link itself.
 """
 
 from data_plane.protocol.bus import (
@@ -15,17 +16,25 @@ from data_plane.protocol.bus import (
 )
 from data_plane.protocol.models import (
     DEFAULT_POOL,
+    MAX_ITERATION_LENGTH,
     MAX_NODE_ID_LENGTH,
     POOL_PATTERN,
+    PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOLS,
     EventBatch,
-    EventKind,
-    NodeStatus,
     RunDescriptor,
     RunEvent,
-    RunStatus,
     SignedEnvelope,
+    execution_key,
 )
 from data_plane.protocol.signing import key_id_of, sign_descriptor, verify_descriptor
+from data_plane.protocol.statuses import (
+    TERMINAL_NODE_STATUSES,
+    TERMINAL_RUN_STATUSES,
+    EventKind,
+    NodeStatus,
+    RunStatus,
+)
 from data_plane.protocol.topology import (
     CONTROL_PLANE_INBOX,
     INGEST_CONSUMER,
@@ -48,9 +57,14 @@ __all__ = [
     "CONTROL_PLANE_INBOX",
     "DEFAULT_POOL",
     "INGEST_CONSUMER",
+    "MAX_ITERATION_LENGTH",
     "MAX_NODE_ID_LENGTH",
     "POOL_PATTERN",
+    "PROTOCOL_VERSION",
     "RUNS_STREAM",
+    "SUPPORTED_PROTOCOLS",
+    "TERMINAL_NODE_STATUSES",
+    "TERMINAL_RUN_STATUSES",
     "Bus",
     "EventBatch",
     "EventKind",
@@ -70,6 +84,7 @@ __all__ = [
     "dead_stream",
     "events_stream",
     "events_subject",
+    "execution_key",
     "key_id_of",
     "message_size",
     "pool_inbox",

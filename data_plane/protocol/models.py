@@ -8,29 +8,24 @@ workflow.
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from connectors_sdk import canonical_json
+from data_plane.protocol.statuses import EventKind
 
 DEFAULT_POOL = "default"
 # A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
 POOL_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
-RunStatus = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
-NodeStatus = Literal["RUNNING", "RETRYING", "SUCCEEDED", "FAILED", "SKIPPED"]
-EventKind = Literal[
-    "run.started",
-    "run.succeeded",
-    "run.failed",
-    "node.started",
-    "node.retrying",
-    "node.succeeded",
-    "node.failed",
-    "node.skipped",
-]
+# The version of the wire contract this release writes, and those it reads. A message
+# without a version is of protocol 1 (the releases before versions were written). A pool
+# answers each run in the version of the run's descriptor, so pools are upgraded before
+# the control plane (docs/operations.md, Upgrading).
+PROTOCOL_VERSION = 2
+SUPPORTED_PROTOCOLS = frozenset({1, 2})
 
 
 class RunDescriptor(BaseModel):
@@ -38,6 +33,7 @@ class RunDescriptor(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    protocol: int = 1
     run_id: str
     workspace_id: str
     project_id: str
@@ -79,22 +75,36 @@ EARLIEST_EVENT_YEAR = 2000
 # Bounds for the identifiers (the registry stores node ids in 100 characters).
 MAX_NODE_ID_LENGTH = 100
 MAX_RUN_ID_LENGTH = 100
+# An iteration path: scopes "<node id>#<index>" joined by "/", e.g. "items#3/retry#0".
+MAX_ITERATION_LENGTH = 200
+ITERATION_PATTERN = r"^([A-Za-z_][A-Za-z0-9_-]*#[0-9]+(/[A-Za-z_][A-Za-z0-9_-]*#[0-9]+)*)?$"
+
+
+def execution_key(node_id: str, iteration: str = "") -> str:
+    """The key of one execution of a node: its id, plus the iteration path for a node
+    inside a map, a loop or a sub-workflow ("fetch@items#3"); the id alone at top level."""
+    return f"{node_id}@{iteration}" if iteration else node_id
 
 
 class RunEvent(BaseModel):
     """A run or node transition reported by the data plane.
 
-    `event_id` is deterministic (run, node, kind, attempt), so a redelivered or re-emitted
-    event is recognised and applied once.
+    `event_id` is deterministic (run, execution key, kind, attempt), so a redelivered or
+    re-emitted event is recognised and applied once. `iteration` is the node's iteration
+    path, "" at top level (see `execution_key`).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    event_id: str = Field(max_length=MAX_RUN_ID_LENGTH + MAX_NODE_ID_LENGTH + 40)
+    protocol: int = 1
+    event_id: str = Field(
+        max_length=MAX_RUN_ID_LENGTH + MAX_NODE_ID_LENGTH + MAX_ITERATION_LENGTH + 40
+    )
     run_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH)
     kind: EventKind
     at: EventTime
     node_id: str | None = Field(None, min_length=1, max_length=MAX_NODE_ID_LENGTH)
+    iteration: str = Field("", max_length=MAX_ITERATION_LENGTH, pattern=ITERATION_PATTERN)
     attempt: int = Field(1, ge=1, le=1_000_000)
     input: Any = None
     output: Any = None
@@ -105,7 +115,8 @@ class RunEvent(BaseModel):
         cls, run_id: str, kind: EventKind, at: datetime, node_id: str | None = None, **fields: Any
     ) -> "RunEvent":
         attempt = fields.get("attempt", 1)
-        event_id = f"{run_id}:{node_id or '-'}:{kind}:{attempt}"
+        key = execution_key(node_id, fields.get("iteration", "")) if node_id else "-"
+        event_id = f"{run_id}:{key}:{kind}:{attempt}"
         return cls(event_id=event_id, run_id=run_id, kind=kind, at=at, node_id=node_id, **fields)
 
 
@@ -124,4 +135,6 @@ class EventBatch(BaseModel):
         return hashlib.sha256(ids.encode()).hexdigest()
 
     def to_bytes(self) -> bytes:
-        return canonical_json(self.model_dump(mode="json"))
+        # Fields at their defaults are left out, so that the events of a protocol-1 run
+        # read exactly as a control plane of protocol 1 expects them.
+        return canonical_json(self.model_dump(mode="json", exclude_defaults=True))

@@ -9,7 +9,8 @@ Errors::
 
     DataPlaneError (data_plane.errors)
      └── DescriptorRejectedError   code: malformed | unknown_key | bad_signature |
-                                         expired | hash_mismatch | wrong_pool (agent)
+                                         expired | hash_mismatch | unsupported_protocol |
+                                         wrong_pool (agent)
 """
 
 import base64
@@ -25,7 +26,7 @@ from pydantic import ValidationError
 
 from connectors_sdk import canonical_json, definition_sha256
 from data_plane.errors import DescriptorRejectedError
-from data_plane.protocol.models import RunDescriptor, SignedEnvelope
+from data_plane.protocol.models import SUPPORTED_PROTOCOLS, RunDescriptor, SignedEnvelope
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -76,7 +77,9 @@ def verify_descriptor(
             "bad_signature", f"signature does not match the payload (key id {envelope.key_id})"
         ) from exc
     try:
-        descriptor = RunDescriptor.model_validate(json.loads(payload))
+        data = json.loads(payload)
+        _check_protocol(data)
+        descriptor = RunDescriptor.model_validate(data)
     except (ValidationError, ValueError) as exc:
         raise DescriptorRejectedError("malformed", f"signed payload is invalid: {exc}") from exc
     now = now or datetime.now(UTC)
@@ -95,3 +98,15 @@ def verify_descriptor(
             descriptor,
         )
     return descriptor
+
+
+def _check_protocol(data: object) -> None:
+    # Before the model: a newer protocol may have fields this release does not know.
+    version = data.get("protocol", 1) if isinstance(data, dict) else 1
+    if version not in SUPPORTED_PROTOCOLS:
+        known = " and ".join(str(v) for v in sorted(SUPPORTED_PROTOCOLS))
+        raise DescriptorRejectedError(
+            "unsupported_protocol",
+            f"the descriptor speaks protocol {version!r}; this agent speaks protocol {known}: "
+            "upgrade the pool's agents before the control plane",
+        )

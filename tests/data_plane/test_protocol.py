@@ -1,12 +1,20 @@
 """Signing and verifying run descriptors, without any server."""
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 
 from data_plane.errors import DescriptorRejectedError
-from data_plane.protocol import key_id_of, sign_descriptor, verify_descriptor
+from data_plane.protocol import (
+    EventBatch,
+    RunEvent,
+    key_id_of,
+    sign_descriptor,
+    verify_descriptor,
+)
 
 from fixtures.descriptors import make_descriptor
 
@@ -38,3 +46,46 @@ def test_key_ids_differ_between_keys_and_are_stable() -> None:
 
     assert key_id_of(key.public_key()) == key_id_of(key.public_key())
     assert key_id_of(key.public_key()) != key_id_of(Ed25519PrivateKey.generate().public_key())
+
+
+def test_descriptor_of_an_unknown_protocol_is_refused_naming_both_versions() -> None:
+    key = Ed25519PrivateKey.generate()
+    newer = make_descriptor(protocol=99)
+
+    with pytest.raises(DescriptorRejectedError) as info:
+        verify_descriptor(sign_descriptor(newer, key), trust(key))
+
+    assert info.value.code == "unsupported_protocol"
+    assert "protocol 99" in str(info.value)
+    assert "1 and 2" in str(info.value)
+
+
+def test_descriptor_without_a_version_is_read_as_protocol_1() -> None:
+    key = Ed25519PrivateKey.generate()
+    old = make_descriptor()
+
+    assert "protocol" not in old.model_dump(exclude_defaults=True)
+    assert verify_descriptor(sign_descriptor(old, key), trust(key)).protocol == 1
+
+
+def test_event_ids_of_iterations_differ_and_top_level_ids_keep_their_form() -> None:
+    at = datetime.now(UTC)
+    top = RunEvent.create("r", "node.started", at, "fetch")
+    first = RunEvent.create("r", "node.started", at, "fetch", iteration="items#0")
+    second = RunEvent.create("r", "node.started", at, "fetch", iteration="items#1")
+
+    assert top.event_id == "r:fetch:node.started:1"
+    assert len({top.event_id, first.event_id, second.event_id}) == 3
+
+
+def test_protocol_1_events_are_written_as_protocol_1_readers_expect() -> None:
+    event = RunEvent.create("r", "node.succeeded", datetime.now(UTC), "fetch", output={"a": 1})
+
+    body = json.loads(EventBatch(events=[event]).to_bytes())
+
+    assert set(body["events"][0]) == {"event_id", "run_id", "kind", "at", "node_id", "output"}
+
+
+def test_a_malformed_iteration_path_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        RunEvent.create("r", "node.started", datetime.now(UTC), "fetch", iteration="x y")
