@@ -19,7 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
 from data_plane.errors import DescriptorRejectedError
-from data_plane.messages import DagRunInput, NodeMode
+from data_plane.messages import DagRunInput
 from data_plane.outbox import EventOutbox
 from data_plane.protocol import (
     RUNS_STREAM,
@@ -34,7 +34,8 @@ from data_plane.protocol import (
     task_queue,
     verify_descriptor,
 )
-from data_plane.workflows.dag import PURE_NODES, DagRunWorkflow
+from data_plane.workflows.dag import DagRunWorkflow
+from data_plane.workflows.plan import ExecutionPlan, build_plan
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Agent:
                     f"not this agent's {self._pool!r}",
                     descriptor,
                 )
-            modes = self._node_modes(descriptor)
+            plan = self._plan(descriptor)
         except (DescriptorRejectedError, DefinitionInvalidError) as exc:
             await self._dead_letter(message, exc.code, str(exc))
             # Only a descriptor whose signature held names a run we may report on.
@@ -100,7 +101,8 @@ class Agent:
                     pool=descriptor.pool,
                     definition=descriptor.definition,
                     input=descriptor.input,
-                    modes=modes,
+                    plan=plan,
+                    protocol=descriptor.protocol,
                     max_output_bytes=self._max_output_bytes,
                 ),
                 id=descriptor.run_id,
@@ -123,18 +125,8 @@ class Agent:
             return
         await message.ack()
 
-    def _node_modes(self, descriptor: RunDescriptor) -> dict[str, NodeMode]:
-        definition = parse_definition(descriptor.definition, self._registry)
-        modes: dict[str, NodeMode] = {}
-        for node in definition.nodes:
-            node_cls = self._registry.get(node.type)
-            if node.type in PURE_NODES:
-                modes[node.type] = "pure"
-            else:
-                # Other pure node types are evaluated by a local activity: the workflow
-                # sandbox only holds the interpreter's own.
-                modes[node.type] = "local" if node_cls.pure or node_cls.lightweight else "activity"
-        return modes
+    def _plan(self, descriptor: RunDescriptor) -> ExecutionPlan:
+        return build_plan(parse_definition(descriptor.definition, self._registry), self._registry)
 
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
         logger.warning("refused descriptor (%s): %s", code, reason)

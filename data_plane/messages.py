@@ -9,7 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from data_plane.protocol import RunEvent
+from data_plane.workflows.plan import ExecutionPlan
 
+# How a node type executed in runs started without a plan (see `workflows/legacy.py`).
 NodeMode = Literal["pure", "local", "activity"]
 
 
@@ -18,8 +20,13 @@ class DagRunInput(BaseModel):
     pool: str
     definition: dict[str, Any]
     input: dict[str, Any] = Field(default_factory=dict)
-    # How each node type executes, fixed when the run starts so that replays never depend
-    # on which node packages a worker has installed later.
+    # How each node executes, decided by the agent when the run starts, so that replays
+    # never depend on which node packages or planning rules a worker has later. None for
+    # runs started before plans: they run (and replay) in `workflows/legacy.py`.
+    plan: ExecutionPlan | None = None
+    # The wire protocol of the run's descriptor, in which its events are reported.
+    protocol: int = 1
+    # How each node type executes, for runs without a plan.
     modes: dict[str, NodeMode] = Field(default_factory=dict)
     # The largest output of a node evaluated inside the workflow (pure nodes), as the
     # worker's FLOWFORGE_DP_MAX_OUTPUT_BYTES when the run started.
@@ -51,6 +58,10 @@ class RunNodeInput(BaseModel):
     attempt_offset: int = 0
     # Limit of one attempt; enforced by the activity itself for steps of a chain.
     timeout_seconds: float | None = None
+    # The node's iteration path ("" at top level), part of its execution key.
+    iteration: str = ""
+    # The wire protocol of the run's events.
+    protocol: int = 1
 
 
 class RunNodeResult(BaseModel):
@@ -78,6 +89,7 @@ class ChainStepFailure(BaseModel):
     message: str
     retryable: bool
     started_at: datetime
+    type: str = "NodeFailed"
 
 
 class RunChainResult(BaseModel):

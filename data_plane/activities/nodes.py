@@ -98,6 +98,7 @@ class NodeActivities:
                         message=failure.message,
                         retryable=not failure.non_retryable,
                         started_at=started_at,
+                        type=failure.type or "NodeFailed",
                     ),
                 )
             results.append(
@@ -145,7 +146,15 @@ class NodeActivities:
 
     @staticmethod
     def _event(request: RunNodeInput, kind: EventKind, **fields: Any) -> RunEvent:
-        return RunEvent.create(request.run_id, kind, datetime.now(UTC), request.node_id, **fields)
+        return RunEvent.create(
+            request.run_id,
+            kind,
+            datetime.now(UTC),
+            request.node_id,
+            iteration=request.iteration,
+            protocol=request.protocol,
+            **fields,
+        )
 
 
 def _as_application_error(exc: Exception, timeout: float | None = None) -> ApplicationError:

@@ -1,0 +1,50 @@
+"""`RunState`: everything the interpreter knows about a run, as plain serialisable data.
+
+Nothing of a run's progress lives in asyncio objects: the state is what continue-as-new
+carries whole, and what the scheduler's pure functions read. Keys are execution keys
+(`data_plane.protocol.execution_key`): a node id at top level, plus an iteration path
+inside maps and loops. Pure; imported by the workflow.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Settled = Literal["SUCCEEDED", "FAILED", "SKIPPED"]
+
+
+class NodeError(BaseModel):
+    """A node's failure after its retries: what an error edge's target receives."""
+
+    message: str
+    type: str
+    attempts: int
+    node_id: str
+
+
+class Outcome(BaseModel):
+    status: Settled
+    # The port a node with ports took.
+    port: str | None = None
+    error: NodeError | None = None
+
+
+class RunState(BaseModel):
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
+    # Outputs of the nodes that succeeded; for a failed node with an error edge, its
+    # {"error": NodeError}. What `.nodes.<id>` reads.
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    # Sizes of `outputs` as compact JSON, to bound what expressions read.
+    sizes: dict[str, int] = Field(default_factory=dict)
+    # The first failure no error edge handles: the run fails with it once running nodes
+    # finish; no other node starts.
+    failure: str | None = None
+    # The latest finish time an activity reported: events never go back in time.
+    clock: datetime | None = None
+
+    def settle(self, key: str, outcome: Outcome, output: Any = None, size: int = 0) -> None:
+        self.outcomes[key] = outcome
+        if output is not None:
+            self.outputs[key] = output
+            self.sizes[key] = size

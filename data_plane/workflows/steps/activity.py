@@ -1,0 +1,95 @@
+"""Nodes run by an activity: on the pool's task queue, or as a local activity
+(lightweight nodes). Retries and timeouts are Temporal's, from the node's policy."""
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from connectors_sdk import NodeSpec
+from data_plane.activities.nodes import NodeActivities
+from data_plane.messages import ChainStepFailure, RunNodeInput
+from data_plane.protocol import task_queue
+from data_plane.workflows.retry import attempts_used, failure_message, failure_type, temporal_policy
+from data_plane.workflows.runtime import NodeFailedError, Prepared, Runtime, Settlement
+
+
+async def run_activity(rt: Runtime, node_id: str) -> list[Settlement]:
+    return [await execute_activity(rt, rt.node(node_id), local=False)]
+
+
+async def run_local_activity(rt: Runtime, node_id: str) -> list[Settlement]:
+    return [await execute_activity(rt, rt.node(node_id), local=True)]
+
+
+async def execute_activity(
+    rt: Runtime,
+    node: NodeSpec,
+    local: bool,
+    prepared: Prepared | None = None,
+    first_failure: ChainStepFailure | None = None,
+) -> Settlement:
+    """Run one node by an activity, after `first_failure` if its first attempt was made
+    inside a chain (that attempt is reported, then the policy's retries follow)."""
+    if prepared is None:
+        try:
+            prepared = await rt.prepare(node)
+        except NodeFailedError as exc:
+            return rt.failed(node, str(exc), exc.error_type)
+    retry = node.retry
+    request = node_request(rt, node, prepared)
+    if first_failure is not None:
+        rt.events.emit("node.started", node.id, at=first_failure.started_at, input=prepared.input)
+        if not first_failure.retryable or retry.max_attempts == 1:
+            return rt.failed(node, first_failure.message, first_failure.type)
+        rt.events.emit("node.retrying", node.id, error=first_failure.message)
+        await workflow.sleep(retry.initial_interval)
+        request.attempt_offset = 1
+    # A local activity hands the workflow's pending events to the outbox first; an
+    # activity on a task queue may start much later, so its events leave on their own.
+    carried = rt.events.take() if local else []
+    request.events = carried
+    request.defer_events = local
+    policy = temporal_policy(retry, request.attempt_offset)
+    try:
+        if local:
+            result = await workflow.execute_local_activity_method(
+                NodeActivities.run_node,
+                request,
+                activity_id=node.id,
+                start_to_close_timeout=node.timeout,
+                retry_policy=policy,
+            )
+        else:
+            result = await workflow.execute_activity_method(
+                NodeActivities.run_node,
+                request,
+                activity_id=node.id,
+                task_queue=task_queue(node.pool or rt.params.pool),
+                start_to_close_timeout=node.timeout,
+                retry_policy=policy,
+            )
+    except ActivityError as exc:
+        rt.events.give_back(carried)
+        return rt.failed(node, failure_message(exc), failure_type(exc), attempts_used(exc, retry))
+    rt.events.observe(result.finished_at)
+    if local:
+        # Local activities leave their started and succeeded events to the workflow.
+        attempt = result.attempt
+        rt.events.emit(
+            "node.started", node.id, at=result.started_at, attempt=attempt, input=prepared.input
+        )
+        rt.events.emit("node.succeeded", node.id, attempt=attempt, output=result.output)
+    return Settlement(node.id, "SUCCEEDED", result.output, result.port)
+
+
+def node_request(rt: Runtime, node: NodeSpec, prepared: Prepared) -> RunNodeInput:
+    return RunNodeInput(
+        run_id=rt.params.run_id,
+        pool=rt.params.pool,
+        node_id=node.id,
+        node_type=node.type,
+        config=prepared.config,
+        input=prepared.input,
+        max_attempts=node.retry.max_attempts,
+        timeout_seconds=node.timeout.total_seconds(),
+        protocol=rt.params.protocol,
+    )

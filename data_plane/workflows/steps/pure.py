@@ -1,0 +1,30 @@
+"""Nodes the interpreter evaluates itself (`core.if`, `core.transform`): no activity."""
+
+from data_plane.errors import OutputTooLargeError
+from data_plane.workflows.expressions import json_size
+from data_plane.workflows.plan import IN_WORKFLOW
+from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
+
+
+async def run_pure(rt: Runtime, node_id: str) -> list[Settlement]:
+    node = rt.node(node_id)
+    try:
+        prepared = await rt.prepare(node)
+    except NodeFailedError as exc:
+        return [rt.failed(node, str(exc), exc.error_type)]
+    rt.events.emit("node.started", node.id, input=prepared.input)
+    node_cls = IN_WORKFLOW[node.type]
+    try:
+        result = node_cls().evaluate(
+            node_cls.Config.model_validate(prepared.config),
+            node_cls.Input.model_validate(prepared.input),
+        )
+    except Exception as exc:
+        # Pure nodes only validate and compute; any error is the definition's or the data's.
+        return [rt.failed(node, str(exc), type(exc).__name__)]
+    size = json_size(result.output)
+    limit = rt.params.max_output_bytes
+    if size > limit:
+        return [rt.failed(node, str(OutputTooLargeError(node.id, size, limit)), "OutputTooLarge")]
+    rt.events.emit("node.succeeded", node.id, output=result.output)
+    return [Settlement(node.id, "SUCCEEDED", result.output, result.port)]
