@@ -126,7 +126,8 @@ class Agent:
         await message.ack()
 
     def _plan(self, descriptor: RunDescriptor) -> ExecutionPlan:
-        return build_plan(parse_definition(descriptor.definition, self._registry), self._registry)
+        definition = parse_definition(descriptor.definition, self._registry)
+        return build_plan(definition, self._registry, descriptor.pool)
 
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
         logger.warning("refused descriptor (%s): %s", code, reason)

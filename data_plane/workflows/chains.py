@@ -9,7 +9,7 @@ node keeps its own events, validation, retry policy and timeout (see `DagRunWork
 Pure; runs inside the workflow sandbox.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable
 
 from connectors_sdk import NodeSpec, WorkflowDefinition, find_expressions
 
@@ -17,17 +17,18 @@ MAX_CHAIN = 64
 
 
 def find_chains(
-    definition: WorkflowDefinition, modes: Mapping[str, str]
+    definition: WorkflowDefinition, is_local: Callable[[NodeSpec], bool]
 ) -> dict[str, list[NodeSpec]]:
-    """Chains of two or more nodes, keyed by the id of their first node."""
+    """Chains of two or more nodes that each run as a local activity (`is_local`), keyed
+    by the id of their first node."""
     chains: dict[str, list[NodeSpec]] = {}
     followers: set[str] = set()
     for node_id in definition.topological_order():
         node = definition.node(node_id)
-        if node_id in followers or modes.get(node.type) != "local":
+        if node_id in followers or not is_local(node):
             continue
         chain = [node]
-        while len(chain) < MAX_CHAIN and (follower := _follower(definition, modes, chain[-1])):
+        while len(chain) < MAX_CHAIN and (follower := _follower(definition, is_local, chain[-1])):
             chain.append(follower)
         if len(chain) > 1:
             chains[node_id] = chain
@@ -36,14 +37,14 @@ def find_chains(
 
 
 def _follower(
-    definition: WorkflowDefinition, modes: Mapping[str, str], node: NodeSpec
+    definition: WorkflowDefinition, is_local: Callable[[NodeSpec], bool], node: NodeSpec
 ) -> NodeSpec | None:
     outgoing = definition.successors(node.id)
     if len(outgoing) != 1 or outgoing[0].port is not None:
         return None
     follower = definition.node(outgoing[0].to)
     if (
-        modes.get(follower.type) != "local"
+        not is_local(follower)
         or len(definition.predecessors(follower.id)) != 1
         or follower.inputs is not None
         or next(find_expressions(follower.config), None) is not None

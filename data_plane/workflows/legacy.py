@@ -123,7 +123,8 @@ class LegacyInterpreter:
         self._definition = WorkflowDefinition.model_validate(self._params.definition)
         if self._bounded:
             self._input_size = json_size(self._params.input)
-        self._chains = find_chains(self._definition, self._params.modes)
+        modes = self._params.modes
+        self._chains = find_chains(self._definition, lambda n: modes.get(n.type) == "local")
         loop = asyncio.get_running_loop()
         order = self._definition.topological_order()
         self._outcomes = {node_id: loop.create_future() for node_id in order}

@@ -49,8 +49,8 @@ class ExecutionPlan(BaseModel):
     nodes: dict[str, PlanNode]
 
 
-def build_plan(definition: WorkflowDefinition, registry: NodeRegistry) -> ExecutionPlan:
-    """Plan a validated definition against the node types installed here.
+def build_plan(definition: WorkflowDefinition, registry: NodeRegistry, pool: str) -> ExecutionPlan:
+    """Plan a validated definition of a run of `pool` against the node types installed.
 
     Raises:
         KeyError: A node type is not installed (validation reports it first).
@@ -58,7 +58,11 @@ def build_plan(definition: WorkflowDefinition, registry: NodeRegistry) -> Execut
     """
     modes = {node.type: _mode(registry.get(node.type)) for node in definition.nodes}
     nodes = {node.id: PlanNode(step=modes[node.type]) for node in definition.nodes}
-    for head, chain in find_chains(definition, modes).items():
+    for node in definition.nodes:
+        if node.pool not in (None, pool):
+            # Only a worker of that pool may run it: an activity on the pool's queue.
+            nodes[node.id] = PlanNode(step="activity")
+    for head, chain in find_chains(definition, lambda n: nodes[n.id].step == "local").items():
         nodes[head] = PlanNode(step="chain", chain=[n.id for n in chain])
         for follower in chain[1:]:
             nodes[follower.id] = PlanNode(step="local", chained_in=head)

@@ -10,7 +10,7 @@ import asyncio
 import gc
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,6 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from connectors_sdk import NodeRegistry
 from data_plane.protocol import (
     EventBatch,
     RunEvent,
@@ -31,7 +30,7 @@ from data_plane.protocol import (
     runs_subject,
 )
 from data_plane.worker import serve
-from flowforge.inprocess import Stack, running_stack
+from flowforge.inprocess import Stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 
@@ -66,28 +65,6 @@ async def connect_as(
         drain_timeout=2,
         **options,
     )
-
-
-@pytest.fixture
-async def two_pools(
-    sqlite_url: str,
-    temporal_server: ServerProcess,
-    nats_server: ServerProcess,
-    bus_authority: BusAuthority,
-    tmp_path: Path,
-) -> AsyncIterator[tuple[Stack, str]]:
-    """A stack whose control plane also serves a second pool (with no data plane)."""
-    other = f"o{uuid.uuid4().hex[:10]}"
-    async with running_stack(
-        sqlite_url,
-        temporal_server,
-        nats_server,
-        tmp_path,
-        bus_authority,
-        NodeRegistry.from_entry_points(),
-        other_pools=[other],
-    ) as stack:
-        yield stack, other
 
 
 async def test_without_credentials_nothing_connects(nats_server: ServerProcess) -> None:

@@ -3,12 +3,11 @@ reported, retried and failed node by node."""
 
 from typing import Any
 
-from connectors_sdk import WorkflowDefinition
-from data_plane.workflows.chains import find_chains
+from connectors_sdk import NodeRegistry, WorkflowDefinition
+from data_plane.workflows.plan import build_plan
 
+from fixtures.nodes import TEST_NODES
 from fixtures.stack import Stack
-
-MODES = {"test.count": "local", "core.transform": "pure", "core.http": "activity"}
 
 
 def count(node_id: str, **config: Any) -> dict[str, Any]:
@@ -24,15 +23,25 @@ def flow(nodes: list[dict[str, Any]], edges: list[tuple[str, str]]) -> dict[str,
     }
 
 
-def chains_of(data: dict[str, Any]) -> dict[str, list[str]]:
-    definition = WorkflowDefinition.model_validate(data)
-    return {head: [n.id for n in chain] for head, chain in find_chains(definition, MODES).items()}
+def chains_of(data: dict[str, Any], pool: str = "default") -> dict[str, list[str]]:
+    registry = NodeRegistry.from_entry_points()
+    for node in TEST_NODES:
+        registry.register(node)
+    plan = build_plan(WorkflowDefinition.model_validate(data), registry, pool)
+    return {head: node.chain for head, node in plan.nodes.items() if node.step == "chain"}
 
 
 def test_a_straight_run_of_lightweight_nodes_is_one_chain() -> None:
     data = flow([count("a"), count("b"), count("c")], [("a", "b"), ("b", "c")])
 
     assert chains_of(data) == {"a": ["a", "b", "c"]}
+
+
+def test_a_node_pinned_to_another_pool_is_never_chained() -> None:
+    pinned = {**count("b"), "pool": "onprem"}
+    data = flow([count("a"), pinned, count("c"), count("d")], [("a", "b"), ("b", "c"), ("c", "d")])
+
+    assert chains_of(data) == {"c": ["c", "d"]}
 
 
 def test_chains_stop_at_forks_joins_other_modes_and_expressions() -> None:
