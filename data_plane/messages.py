@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from data_plane.protocol import RunEvent
 from data_plane.workflows.plan import ExecutionPlan
+from data_plane.workflows.state import RunState
 
 # How a node type executed in runs started without a plan (see `workflows/legacy.py`).
 NodeMode = Literal["pure", "local", "activity"]
@@ -26,6 +27,11 @@ class DagRunInput(BaseModel):
     plan: ExecutionPlan | None = None
     # The wire protocol of the run's descriptor, in which its events are reported.
     protocol: int = 1
+    # Where a run that continued as new stands: its state, carried whole.
+    resume: RunState | None = None
+    # History events after which the run continues as new at its next quiet moment
+    # (nothing running), well inside Temporal's limits.
+    history_limit: int = Field(5_000, ge=100)
     # How each node type executes, for runs without a plan.
     modes: dict[str, NodeMode] = Field(default_factory=dict)
     # The largest output of a node evaluated inside the workflow (pure nodes), as the

@@ -4,7 +4,9 @@ A thin shell: the agent's plan says how each node executes (`plan.py`), the run'
 progress is plain data (`state.py`), pure functions decide what runs next
 (`scheduler.py`), and one step per execution kind runs a node (`steps/`). The main loop
 starts the nodes the scheduler names, waits for any to end, settles them and asks again,
-until nothing runs; events the workflow produces leave at once (`events.py`).
+until nothing runs; events the workflow produces leave at once (`events.py`). When its
+history grows past `history_limit`, the run starts no more nodes, lets the running ones
+finish, and continues as new with its state.
 
 Failures are of two kinds. A node failing because of its definition or its data (an
 expression, a validation, the connector) fails that node; its error edges receive it, or
@@ -53,8 +55,9 @@ class DagRunWorkflow:
         return await self._run(params, params.plan)
 
     async def _run(self, params: DagRunInput, plan: ExecutionPlan) -> DagRunResult:
-        rt = Runtime(params, plan, RunState())
-        rt.events.emit("run.started", input=params.input)
+        rt = Runtime(params, plan, params.resume or RunState())
+        if params.resume is None:
+            rt.events.emit("run.started", input=params.input)
         try:
             output = await self._interpret(rt)
         except RunFailedError as exc:
@@ -71,7 +74,7 @@ class DagRunWorkflow:
     async def _interpret(self, rt: Runtime) -> Any:
         plan = rt.topology.plan
         running: dict[str, asyncio.Task[list[Settlement]]] = {}
-        candidates = rt.topology.roots()
+        candidates = unsettled(rt.topology, rt.state)
         visits = 0
         while True:
             if visits >= VISITS_PER_ACTIVATION:
@@ -79,6 +82,10 @@ class DagRunWorkflow:
                 # definition past the deadlock detector's 2 s.
                 await workflow.sleep(timedelta(milliseconds=1))
                 visits = 0
+            if self._history_full(rt):
+                if not running:
+                    await self._continue_as_new(rt)
+                candidates = []
             decided = advance(rt.topology, rt.state, candidates, running.keys())
             for node_id in decided.skipped:
                 rt.events.emit("node.skipped", node_id)
@@ -117,6 +124,20 @@ class DagRunWorkflow:
             return await self._run_output(rt)
         except ExpressionError as exc:
             raise RunFailedError(f"workflow output: {exc}") from exc
+
+    @staticmethod
+    def _history_full(rt: Runtime) -> bool:
+        info = workflow.info()
+        length = info.get_current_history_length()
+        return length >= rt.params.history_limit or info.is_continue_as_new_suggested()
+
+    async def _continue_as_new(self, rt: Runtime) -> None:
+        if self._flush is not None:
+            await self._flush
+            self._flush = None
+        await rt.publish_events()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(rt.params.model_copy(update={"resume": rt.state}))
 
     @staticmethod
     def _settle(rt: Runtime, settlement: Settlement) -> None:

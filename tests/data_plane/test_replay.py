@@ -9,8 +9,6 @@ tests/data_plane/test_replay.py; to record a new one only, select it with `-k`, 
 machine's paths and play no part in a replay).
 """
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 
 from fixtures.http_peer import HttpPeer
-from fixtures.replay import replay
+from fixtures.replay import record, replay
 from fixtures.stack import Stack
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -128,19 +126,7 @@ async def test_a_fresh_run_replays(
 
     history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
     await replay(history)
-    if os.environ.get("FLOWFORGE_RECORD_HISTORIES"):
-        (HISTORIES / f"{definition['name']}.json").write_text(without_stack_traces(history))
-
-
-def without_stack_traces(history: WorkflowHistory) -> str:
-    def scrub(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: "" if k == "stackTrace" else scrub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scrub(item) for item in value]
-        return value
-
-    return json.dumps(scrub(json.loads(history.to_json())))
+    record(history, definition["name"])
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}
