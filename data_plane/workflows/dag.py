@@ -18,24 +18,21 @@ Runs started before plans existed carry none and keep their interpreter
 (`legacy.py`), so their recorded histories replay as they ran.
 """
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from connectors_sdk import ExpressionError
+    from connectors_sdk import ExpressionError, WorkflowDefinition
     from data_plane.messages import DagRunInput, DagRunResult
     from data_plane.protocol import EventKind
-    from data_plane.workflows.expressions import VISITS_PER_ACTIVATION, json_size
+    from data_plane.workflows.events import EventBuffer
+    from data_plane.workflows.interpreter import Pacer, drive
     from data_plane.workflows.legacy import LegacyInterpreter
     from data_plane.workflows.plan import ExecutionPlan
-    from data_plane.workflows.runtime import Runtime, Settlement
-    from data_plane.workflows.scheduler import advance, record_failure, unsettled
+    from data_plane.workflows.runtime import RunInfo, Runtime
     from data_plane.workflows.state import RunState
-    from data_plane.workflows.steps import STEPS
 
 
 class RunFailedError(Exception):
@@ -44,10 +41,6 @@ class RunFailedError(Exception):
 
 @workflow.defn
 class DagRunWorkflow:
-    def __init__(self) -> None:
-        # The local activity sending the workflow's own events, while one does.
-        self._flush: asyncio.Task[None] | None = None
-
     @workflow.run
     async def run(self, params: DagRunInput) -> DagRunResult:
         if params.plan is None:
@@ -55,97 +48,44 @@ class DagRunWorkflow:
         return await self._run(params, params.plan)
 
     async def _run(self, params: DagRunInput, plan: ExecutionPlan) -> DagRunResult:
-        rt = Runtime(params, plan, params.resume or RunState())
+        state = params.resume or RunState()
+        run = RunInfo(
+            run_id=params.run_id,
+            pool=params.pool,
+            protocol=params.protocol,
+            max_output_bytes=params.max_output_bytes,
+            input=params.input,
+        )
+        events = EventBuffer(params.run_id, params.pool, params.protocol, state)
         if params.resume is None:
-            rt.events.emit("run.started", input=params.input)
+            events.emit("run.started", input=params.input)
         try:
-            output = await self._interpret(rt)
+            definition = WorkflowDefinition.model_validate(params.definition)
+            rt = Runtime(run, definition, plan, state, events)
+            output = await self._interpret(rt, params)
         except RunFailedError as exc:
-            await self._finish(rt, "run.failed", error=str(exc))
+            await self._finish(events, "run.failed", error=str(exc))
             raise ApplicationError(str(exc), type="RunFailed", non_retryable=True) from None
         except Exception as exc:
             if isinstance(exc, FailureError):
                 raise
-            await self._stall(rt, exc)
+            await self._stall(events, params.run_id, exc)
             raise
-        await self._finish(rt, "run.succeeded", output=output)
+        await self._finish(events, "run.succeeded", output=output)
         return DagRunResult(status="SUCCEEDED", output=output)
 
-    async def _interpret(self, rt: Runtime) -> Any:
-        plan = rt.topology.plan
-        running: dict[str, asyncio.Task[list[Settlement]]] = {}
-        candidates = unsettled(rt.topology, rt.state)
-        visits = 0
-        while True:
-            if visits >= VISITS_PER_ACTIVATION:
-                # End the workflow task now and then, so that no activation grows with the
-                # definition past the deadlock detector's 2 s.
-                await workflow.sleep(timedelta(milliseconds=1))
-                visits = 0
-            if self._history_full(rt):
-                if not running:
-                    await self._continue_as_new(rt)
-                candidates = []
-            decided = advance(rt.topology, rt.state, candidates, running.keys())
-            for node_id in decided.skipped:
-                rt.events.emit("node.skipped", node_id)
-            for node_id in decided.start:
-                step = STEPS[plan.nodes[node_id].step]
-                running[node_id] = asyncio.create_task(step(rt, node_id))
-            visits += len(decided.start) + len(decided.skipped)
-            if not running:
-                break
-            await workflow.wait_condition(
-                lambda: (
-                    any(task.done() for task in running.values())
-                    or (rt.events.pending and self._flush is None)
-                )
-            )
-            if self._flush is not None and self._flush.done():
-                self._flush.result()
-                self._flush = None
-            if rt.events.pending and self._flush is None:
-                self._flush = asyncio.create_task(rt.publish_events())
-            done = [n for n in plan.order if n in running and running[n].done()]
-            candidates = []
-            for node_id in done:
-                for settlement in running.pop(node_id).result():
-                    self._settle(rt, settlement)
-                    candidates += rt.topology.successors(settlement.node_id)
-        if self._flush is not None:
-            await self._flush
-            self._flush = None
-        left = unsettled(rt.topology, rt.state)
-        if left:
-            raise RuntimeError(f"the interpreter left nodes undecided: {', '.join(left[:10])}")
+    async def _interpret(self, rt: Runtime, params: DagRunInput) -> Any:
+        finished = await drive(rt, Pacer(), hold=lambda: _history_full(params.history_limit))
+        if not finished:
+            await rt.events.drain()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(params.model_copy(update={"resume": rt.state}))
         if rt.state.failure is not None:
             raise RunFailedError(rt.state.failure)
         try:
             return await self._run_output(rt)
         except ExpressionError as exc:
             raise RunFailedError(f"workflow output: {exc}") from exc
-
-    @staticmethod
-    def _history_full(rt: Runtime) -> bool:
-        info = workflow.info()
-        length = info.get_current_history_length()
-        return length >= rt.params.history_limit or info.is_continue_as_new_suggested()
-
-    async def _continue_as_new(self, rt: Runtime) -> None:
-        if self._flush is not None:
-            await self._flush
-            self._flush = None
-        await rt.publish_events()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(rt.params.model_copy(update={"resume": rt.state}))
-
-    @staticmethod
-    def _settle(rt: Runtime, settlement: Settlement) -> None:
-        if settlement.error is not None:
-            record_failure(rt.topology, rt.state, settlement.error)
-            return
-        output = settlement.output
-        rt.state.settle(settlement.node_id, settlement.outcome, output, json_size(output))
 
     @staticmethod
     async def _run_output(rt: Runtime) -> Any:
@@ -160,19 +100,24 @@ class DagRunWorkflow:
         }
 
     @staticmethod
-    async def _finish(rt: Runtime, kind: EventKind, **fields: Any) -> None:
-        rt.events.emit(kind, **fields)
-        await rt.publish_events()
+    async def _finish(events: EventBuffer, kind: EventKind, **fields: Any) -> None:
+        events.emit(kind, **fields)
+        await events.drain()
 
     @staticmethod
-    async def _stall(rt: Runtime, exc: Exception) -> None:
+    async def _stall(events: EventBuffer, run_id: str, exc: Exception) -> None:
         message = (
             f"interpreter error: {type(exc).__name__}: {exc}; the run waits for a worker "
             "without this fault"
         )
-        workflow.logger.exception("run %s stalled", rt.params.run_id)
+        workflow.logger.exception("run %s stalled", run_id)
         # Numbered by the history's length, so that a stall at another point is a new
         # event, while the same stall retried is the same one.
         attempt = workflow.info().get_current_history_length()
-        rt.events.emit("run.stalled", error=message, attempt=attempt)
-        await rt.publish_events()
+        events.emit("run.stalled", error=message, attempt=attempt)
+        await events.drain()
+
+
+def _history_full(limit: int) -> bool:
+    info = workflow.info()
+    return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()

@@ -8,32 +8,66 @@ forward to the last finish time an activity reported, since workflow time stands
 while local activities run inside one workflow task. Pure; imported by the workflow.
 """
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 
+from data_plane.activities.nodes import NodeActivities
+from data_plane.messages import PublishEventsInput
 from data_plane.protocol import EventKind, RunEvent
 from data_plane.workflows.state import RunState
 
 
 class EventBuffer:
-    def __init__(self, run_id: str, protocol: int, state: RunState) -> None:
+    """One per workflow execution, shared by every scope of it."""
+
+    def __init__(self, run_id: str, pool: str, protocol: int, state: RunState) -> None:
         self._run_id = run_id
+        self._pool = pool
         self._protocol = protocol
         self._state = state
         self._pending: list[RunEvent] = []
+        self._sending: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> bool:
         return bool(self._pending)
 
+    @property
+    def waiting(self) -> bool:
+        """Events are pending and nothing is sending them."""
+        return bool(self._pending) and (self._sending is None or self._sending.done())
+
+    def send_waiting(self) -> None:
+        """Start a local activity for the pending events unless one is sending already."""
+        if self._sending is not None and self._sending.done():
+            self._sending.result()
+            self._sending = None
+        if self._pending and self._sending is None:
+            self._sending = asyncio.create_task(self._send())
+
+    async def drain(self) -> None:
+        """Send every pending event, and wait until they left."""
+        if self._sending is not None:
+            await self._sending
+            self._sending = None
+        await self._send()
+
+    async def _send(self) -> None:
+        events = self.take()
+        if events:
+            await workflow.execute_local_activity_method(
+                NodeActivities.publish_events,
+                PublishEventsInput(pool=self._pool, events=events),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
+            )
+
     def emit(
-        self,
-        kind: EventKind,
-        node_id: str | None = None,
-        at: datetime | None = None,
-        **fields: Any,
+        self, kind: EventKind, node_id: str | None = None, at: datetime | None = None, **fields: Any
     ) -> None:
         self._pending.append(
             RunEvent.create(

@@ -1,5 +1,10 @@
-"""What every step of a run works with: the definition, the plan, the state, the event
-buffer, and the preparation of a node (evaluating its inputs and config).
+"""What every step of a run works with: the scope's definition, plan and state, the
+workflow's event buffer, and the preparation of a node (evaluating its inputs and config).
+
+A scope is the run's own graph, or one iteration of a body (a map item, a loop
+iteration): its nodes' execution keys carry its iteration path, their expressions see
+the scope's extra context (`.item`, `.index`, `.previous`) and the outputs of the
+enclosing scopes, and its first nodes take the scope's input.
 
 Expressions (see `workflows/expressions.py`): only bounded ("inline") expressions on
 small data are evaluated here; the others run in the `evaluate_expressions` local
@@ -7,7 +12,7 @@ activity, under time, memory and output limits, with their result recorded.
 Orchestration only; imported by the workflow.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +22,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from connectors_sdk import ExpressionError, NodeSpec, WorkflowDefinition, evaluate
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
-from data_plane.activities.nodes import NodeActivities
-from data_plane.messages import DagRunInput, EvaluateExpressionsInput, PublishEventsInput
+from data_plane.messages import EvaluateExpressionsInput
+from data_plane.protocol import EventKind, execution_key
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import (
     INLINE_MAX_CONTEXT_BYTES,
@@ -63,17 +68,68 @@ class Settlement:
         return Outcome(status=self.status, port=self.port, error=self.error)
 
 
+@dataclass(frozen=True)
+class RunInfo:
+    """What every scope of a run shares."""
+
+    run_id: str
+    pool: str
+    protocol: int
+    max_output_bytes: int
+    input: Any
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a scope sits: empty for the run's own graph."""
+
+    iteration: str = ""
+    # The input of the scope's nodes without predecessors (default: the run input).
+    input: Any = None
+    # Names the scope's expressions see besides .input and .nodes (.item, .index, ...).
+    context: dict[str, Any] = field(default_factory=dict)
+    # Outputs of the enclosing scopes' nodes, read-only, and their sizes.
+    outer: dict[str, Any] = field(default_factory=dict)
+    outer_sizes: dict[str, int] = field(default_factory=dict)
+
+
 class Runtime:
-    def __init__(self, params: DagRunInput, plan: ExecutionPlan, state: RunState) -> None:
-        self.params = params
-        self.definition = WorkflowDefinition.model_validate(params.definition)
-        self.topology = Topology.of(self.definition, plan)
+    def __init__(
+        self,
+        run: RunInfo,
+        definition: WorkflowDefinition,
+        plan: ExecutionPlan,
+        state: RunState,
+        events: EventBuffer,
+        scope: Scope | None = None,
+    ) -> None:
+        self.run = run
+        self.definition = definition
+        self.topology = Topology.of(definition, plan)
         self.state = state
-        self.events = EventBuffer(params.run_id, params.protocol, state)
-        self._input_size = json_size(params.input)
+        self.events = events
+        self.scope = scope or Scope(input=run.input)
+        self._fixed_size = json_size(run.input) + json_size(self.scope.context)
 
     def node(self, node_id: str) -> NodeSpec:
         return self.definition.node(node_id)
+
+    def key(self, node_id: str) -> str:
+        """The execution key of a node of this scope."""
+        return execution_key(node_id, self.scope.iteration)
+
+    def emit(self, kind: EventKind, node_id: str, **fields: Any) -> None:
+        """Report an event of a node of this scope."""
+        self.events.emit(kind, node_id, iteration=self.scope.iteration, **fields)
+
+    def outputs(self) -> dict[str, Any]:
+        """What `.nodes` holds for this scope: the enclosing scopes' outputs and its own."""
+        if not self.scope.outer:
+            return self.state.outputs
+        return {**self.scope.outer, **self.state.outputs}
+
+    def _size_of(self, name: str) -> int:
+        return self.state.sizes.get(name, self.scope.outer_sizes.get(name, 0))
 
     async def prepare(self, node: NodeSpec) -> Prepared:
         """Evaluate a node's input and config.
@@ -83,11 +139,12 @@ class Runtime:
         """
         try:
             node_input = (
-                await self.evaluate(node.inputs, f"{node.id}-inputs")
+                await self.evaluate(node.inputs, f"{self.key(node.id)}-inputs")
                 if node.inputs is not None
-                else self.definition.default_input(node.id, self.params.input, self.state.outputs)
+                else self.definition.default_input(node.id, self.scope.input, self.state.outputs)
             )
-            config = await self.evaluate(node.config, f"{node.id}-config", {"input": node_input})
+            label = f"{self.key(node.id)}-config"
+            config = await self.evaluate(node.config, label, {"input": node_input})
         except ExpressionError as exc:
             raise NodeFailedError(str(exc), "ExpressionError") from exc
         return Prepared(config, node_input)
@@ -96,7 +153,7 @@ class Runtime:
         self, node: NodeSpec, message: str, error_type: str, attempts: int = 1
     ) -> Settlement:
         """Report a node's failure and settle it as failed."""
-        self.events.emit("node.failed", node.id, error=message, attempt=attempts)
+        self.emit("node.failed", node.id, error=message, attempt=attempts)
         error = NodeError(message=message, type=error_type, attempts=attempts, node_id=node.id)
         return Settlement(node.id, "FAILED", error=error)
 
@@ -106,16 +163,14 @@ class Runtime:
         Raises:
             ExpressionError: An expression failed, or reads more than it may.
         """
-        outputs = self.state.outputs
-        context: dict[str, Any] = {"input": self.params.input, "nodes": outputs}
-        if node is not None:
-            context["node"] = node
         plan = plan_expressions(value)
         if plan is None:
             return value
-        nodes, names = visible_outputs(plan, outputs)
-        context["nodes"] = nodes
-        size = self._input_size + sum(self.state.sizes.get(name, 0) for name in names)
+        nodes, names = visible_outputs(plan, self.outputs())
+        context: dict[str, Any] = {**self.scope.context, "input": self.run.input, "nodes": nodes}
+        if node is not None:
+            context["node"] = node
+        size = self._fixed_size + sum(self._size_of(name) for name in names)
         if node is not None:
             size += json_size(node)
         if size > MAX_CONTEXT_BYTES:
@@ -151,14 +206,3 @@ class Runtime:
         if result.error is not None:
             raise ExpressionError(result.error)
         return result.value
-
-    async def publish_events(self) -> None:
-        """Send the pending events by a local activity of their own."""
-        events = self.events.take()
-        if events:
-            await workflow.execute_local_activity_method(
-                NodeActivities.publish_events,
-                PublishEventsInput(pool=self.params.pool, events=events),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
-            )

@@ -37,10 +37,10 @@ async def execute_activity(
     retry = node.retry
     request = node_request(rt, node, prepared)
     if first_failure is not None:
-        rt.events.emit("node.started", node.id, at=first_failure.started_at, input=prepared.input)
+        rt.emit("node.started", node.id, at=first_failure.started_at, input=prepared.input)
         if not first_failure.retryable or retry.max_attempts == 1:
             return rt.failed(node, first_failure.message, first_failure.type)
-        rt.events.emit("node.retrying", node.id, error=first_failure.message)
+        rt.emit("node.retrying", node.id, error=first_failure.message)
         await workflow.sleep(retry.initial_interval)
         request.attempt_offset = 1
     # A local activity hands the workflow's pending events to the outbox first; an
@@ -54,7 +54,7 @@ async def execute_activity(
             result = await workflow.execute_local_activity_method(
                 NodeActivities.run_node,
                 request,
-                activity_id=node.id,
+                activity_id=rt.key(node.id),
                 start_to_close_timeout=node.timeout,
                 retry_policy=policy,
             )
@@ -62,8 +62,8 @@ async def execute_activity(
             result = await workflow.execute_activity_method(
                 NodeActivities.run_node,
                 request,
-                activity_id=node.id,
-                task_queue=task_queue(node.pool or rt.params.pool),
+                activity_id=rt.key(node.id),
+                task_queue=task_queue(node.pool or rt.run.pool),
                 start_to_close_timeout=node.timeout,
                 retry_policy=policy,
             )
@@ -74,22 +74,23 @@ async def execute_activity(
     if local:
         # Local activities leave their started and succeeded events to the workflow.
         attempt = result.attempt
-        rt.events.emit(
+        rt.emit(
             "node.started", node.id, at=result.started_at, attempt=attempt, input=prepared.input
         )
-        rt.events.emit("node.succeeded", node.id, attempt=attempt, output=result.output)
+        rt.emit("node.succeeded", node.id, attempt=attempt, output=result.output)
     return Settlement(node.id, "SUCCEEDED", result.output, result.port)
 
 
 def node_request(rt: Runtime, node: NodeSpec, prepared: Prepared) -> RunNodeInput:
     return RunNodeInput(
-        run_id=rt.params.run_id,
-        pool=rt.params.pool,
+        run_id=rt.run.run_id,
+        pool=rt.run.pool,
         node_id=node.id,
         node_type=node.type,
         config=prepared.config,
         input=prepared.input,
         max_attempts=node.retry.max_attempts,
         timeout_seconds=node.timeout.total_seconds(),
-        protocol=rt.params.protocol,
+        protocol=rt.run.protocol,
+        iteration=rt.scope.iteration,
     )

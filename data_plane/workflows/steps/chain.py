@@ -34,7 +34,7 @@ async def run_chain(rt: Runtime, head_id: str) -> list[Settlement]:
         result = await workflow.execute_local_activity_method(
             NodeActivities.run_chain,
             RunChainInput(steps=steps, events=carried),
-            activity_id=f"chain-{head.id}",
+            activity_id=f"chain-{rt.key(head.id)}",
             start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
@@ -45,8 +45,8 @@ async def run_chain(rt: Runtime, head_id: str) -> list[Settlement]:
     node_input = prepared.input
     for node, step in zip(chain, result.results, strict=False):
         rt.events.observe(step.finished_at)
-        rt.events.emit("node.started", node.id, at=step.started_at, input=node_input)
-        rt.events.emit("node.succeeded", node.id, output=step.output)
+        rt.emit("node.started", node.id, at=step.started_at, input=node_input)
+        rt.emit("node.succeeded", node.id, output=step.output)
         settled.append(Settlement(node.id, "SUCCEEDED", step.output, step.port))
         node_input = step.output
     if result.failure is not None:

@@ -12,7 +12,7 @@ async def run_pure(rt: Runtime, node_id: str) -> list[Settlement]:
         prepared = await rt.prepare(node)
     except NodeFailedError as exc:
         return [rt.failed(node, str(exc), exc.error_type)]
-    rt.events.emit("node.started", node.id, input=prepared.input)
+    rt.emit("node.started", node.id, input=prepared.input)
     node_cls = IN_WORKFLOW[node.type]
     try:
         result = node_cls().evaluate(
@@ -23,8 +23,8 @@ async def run_pure(rt: Runtime, node_id: str) -> list[Settlement]:
         # Pure nodes only validate and compute; any error is the definition's or the data's.
         return [rt.failed(node, str(exc), type(exc).__name__)]
     size = json_size(result.output)
-    limit = rt.params.max_output_bytes
+    limit = rt.run.max_output_bytes
     if size > limit:
         return [rt.failed(node, str(OutputTooLargeError(node.id, size, limit)), "OutputTooLarge")]
-    rt.events.emit("node.succeeded", node.id, output=result.output)
+    rt.emit("node.succeeded", node.id, output=result.output)
     return [Settlement(node.id, "SUCCEEDED", result.output, result.port)]

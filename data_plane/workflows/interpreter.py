@@ -1,0 +1,85 @@
+"""Driving one scope to its end: start what the scheduler names, wait for any step to
+end, settle it, ask again, until nothing runs. Used for the run's own graph and for each
+iteration of a body. Orchestration only; imported by the workflow."""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+from temporalio import workflow
+
+from data_plane.workflows.expressions import VISITS_PER_ACTIVATION, json_size
+from data_plane.workflows.runtime import Runtime, Settlement
+from data_plane.workflows.scheduler import advance, record_failure, unsettled
+from data_plane.workflows.steps import STEPS
+
+
+class Pacer:
+    """Ends the workflow task now and then (all scopes of a workflow together), so that
+    no activation grows with the definition past the deadlock detector's 2 s."""
+
+    def __init__(self) -> None:
+        self._visits = 0
+        self._pause: asyncio.Task[None] | None = None
+
+    async def visit(self, count: int) -> None:
+        self._visits += count
+        while self._visits >= VISITS_PER_ACTIVATION:
+            if self._pause is None:
+                self._pause = asyncio.create_task(self._next_activation())
+            await self._pause
+
+    async def _next_activation(self) -> None:
+        await workflow.sleep(timedelta(milliseconds=1))
+        self._visits = 0
+        self._pause = None
+
+
+def _never() -> bool:
+    return False
+
+
+async def drive(rt: Runtime, pacer: Pacer, hold: Callable[[], bool] = _never) -> bool:
+    """Run a scope until no node runs. While `hold()` is true no node starts.
+
+    Returns:
+        Whether every node of the scope is settled (False: held with nodes left).
+    """
+    plan = rt.topology.plan
+    running: dict[str, asyncio.Task[list[Settlement]]] = {}
+    candidates = unsettled(rt.topology, rt.state)
+    while True:
+        if hold():
+            if not running:
+                return not unsettled(rt.topology, rt.state)
+            candidates = []
+        decided = advance(rt.topology, rt.state, candidates, running.keys())
+        for node_id in decided.skipped:
+            rt.emit("node.skipped", node_id)
+        for node_id in decided.start:
+            step = STEPS[plan.nodes[node_id].step]
+            running[node_id] = asyncio.create_task(step(rt, node_id))
+        await pacer.visit(len(decided.start) + len(decided.skipped))
+        if not running:
+            break
+        await workflow.wait_condition(
+            lambda: any(task.done() for task in running.values()) or rt.events.waiting
+        )
+        rt.events.send_waiting()
+        candidates = []
+        for node_id in [n for n in plan.order if n in running and running[n].done()]:
+            for settlement in running.pop(node_id).result():
+                _settle(rt, settlement)
+                candidates += rt.topology.successors(settlement.node_id)
+    left = unsettled(rt.topology, rt.state)
+    if left:
+        raise RuntimeError(f"the interpreter left nodes undecided: {', '.join(left[:10])}")
+    return True
+
+
+def _settle(rt: Runtime, settlement: Settlement) -> None:
+    if settlement.error is not None:
+        record_failure(rt.topology, rt.state, settlement.error)
+        return
+    output = settlement.output
+    rt.state.settle(settlement.node_id, settlement.outcome, output, json_size(output))
