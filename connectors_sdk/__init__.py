@@ -32,12 +32,14 @@ from connectors_sdk._expressions import (
     is_expression,
     run_program,
 )
+from connectors_sdk._flow import ERROR_PORT, JoinMode, NodeFailure
 from connectors_sdk._inline import INLINE_SUBSET_VERSION, is_inline_program, referenced_nodes
 from connectors_sdk._node import AnyObject, Node, NodeContext, NodeResult
 from connectors_sdk._registry import NodeRegistry, default_registry
 from connectors_sdk._validation import parse_definition, validate_definition
 
 __all__ = [
+    "ERROR_PORT",
     "INLINE_SUBSET_VERSION",
     "AnyObject",
     "ConnectorError",
@@ -47,9 +49,11 @@ __all__ = [
     "Duration",
     "EdgeSpec",
     "ExpressionError",
+    "JoinMode",
     "Node",
     "NodeContext",
     "NodeDefinitionError",
+    "NodeFailure",
     "NodeRegistry",
     "NodeResult",
     "NodeSpec",

@@ -3,6 +3,7 @@ import connectors_sdk
 
 def test_public_api_is_exactly_the_curated_list():
     assert connectors_sdk.__all__ == [
+        "ERROR_PORT",
         "INLINE_SUBSET_VERSION",
         "AnyObject",
         "ConnectorError",
@@ -12,9 +13,11 @@ def test_public_api_is_exactly_the_curated_list():
         "Duration",
         "EdgeSpec",
         "ExpressionError",
+        "JoinMode",
         "Node",
         "NodeContext",
         "NodeDefinitionError",
+        "NodeFailure",
         "NodeRegistry",
         "NodeResult",
         "NodeSpec",

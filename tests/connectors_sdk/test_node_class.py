@@ -44,9 +44,43 @@ def test_schemas_are_the_models_json_schemas():
     assert schemas["output"] == HttpRequest.Output.model_json_schema()
 
 
-def test_node_context_defaults_to_no_secrets():
+def test_node_context_defaults_to_no_secrets_no_idempotency_key_and_no_iteration():
     ctx = NodeContext(run_id="r", node_id="n", attempt=1, logger=logging.getLogger("t"))
     assert dict(ctx.secrets) == {}
+    assert (ctx.idempotency_key, ctx.iteration) == ("", "")
+
+
+def test_ports_for_defaults_to_the_declared_ports():
+    assert If.ports_for(If.Config(condition=True)) == ("true", "false")
+    assert Echo.ports_for(AnyObject()) == ()
+
+
+def test_only_pure_nodes_may_have_ports_that_depend_on_their_config():
+    with pytest.raises(NodeDefinitionError, match="only pure nodes can have ports"):
+
+        class Lanes(Node):
+            type = "test.lanes"
+
+            @classmethod
+            def ports_for(cls, config: AnyObject) -> tuple[str, ...]:
+                return ("a",)
+
+            async def run(self, ctx: NodeContext, config: AnyObject, input: AnyObject) -> AnyObject:
+                return input
+
+
+def test_ports_for_must_be_a_classmethod():
+    with pytest.raises(NodeDefinitionError, match="ports_for must be a @classmethod"):
+
+        class Lanes(Node):
+            type = "test.lanes"
+            pure = True
+
+            def ports_for(self, config: AnyObject) -> tuple[str, ...]:  # type: ignore[override]
+                return ("a",)
+
+            def evaluate(self, config: AnyObject, input: AnyObject) -> NodeResult:
+                return NodeResult(output={}, port="a")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +97,7 @@ def test_node_context_defaults_to_no_secrets():
         ({"type": "t.x", "run": lambda self, ctx, c, i: None}, "run\\(\\) must be `async def`"),
         ({"type": "t.x", "ports": ("a",), "run": Echo.run}, "only pure nodes can have ports"),
         ({"type": "t.x", "pure": True, "lightweight": True}, "either pure"),
+        ({"type": "t.x", "ports": ("ok", "error"), "run": Echo.run}, "must not include 'error'"),
     ],
 )
 def test_malformed_node_classes_fail_when_defined(body, message):
