@@ -24,6 +24,7 @@ from connectors_sdk._errors import (
     ExpressionError,
     NodeDefinitionError,
 )
+from connectors_sdk._execute import evaluate_node, execute_node
 from connectors_sdk._expressions import (
     check_expression_syntax,
     evaluate,
@@ -64,7 +65,9 @@ __all__ = [
     "default_registry",
     "definition_sha256",
     "evaluate",
+    "evaluate_node",
     "evaluate_with",
+    "execute_node",
     "find_expressions",
     "is_expression",
     "is_inline_program",
