@@ -1,4 +1,6 @@
 import logging
+import tomllib
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -13,6 +15,7 @@ from connectors_sdk import (
     NodeResult,
     default_registry,
 )
+from connectors_sdk.nodes import control, http, log
 from connectors_sdk.nodes.control import If
 from connectors_sdk.nodes.http import HttpRequest
 
@@ -169,8 +172,29 @@ def test_unknown_type_lists_the_known_ones():
 def test_default_registry_loads_the_core_nodes_from_entry_points():
     registry = default_registry()
     core = [cls.type for cls in registry.types() if cls.type.startswith("core.")]
-    assert core == ["core.http", "core.if", "core.log", "core.transform"]
+    assert core == [
+        "core.http",
+        "core.if",
+        "core.log",
+        "core.merge",
+        "core.switch",
+        "core.transform",
+    ], "the installed entry points are not pyproject.toml's: run `pip install -e .` again"
     assert registry is not default_registry()
+
+
+def test_every_built_in_node_type_is_declared_as_an_entry_point():
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["flowforge.nodes"]
+    built_in = {
+        value.type: f"{module.__name__}:{name}"
+        for module in (control, http, log)
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, Node)
+        and value.__module__ == module.__name__
+    }
+    assert declared == built_in
 
 
 def test_a_broken_entry_point_is_named(monkeypatch):
