@@ -274,3 +274,14 @@ def test_a_merge_mode_must_be_written_literally(check):
 
     assert (issue.node_id, issue.field) == ("join", "config.mode")
     assert "write it literally: the interpreter reads core.merge's mode" in issue.message
+
+
+def test_retry_fields_are_located_on_their_node(check):
+    node = {**FETCH, "retry": {"non_retryable_errors": ["ok", "no spaces"], "total_timeout": "0s"}}
+
+    issues = check([node])
+
+    assert {(issue.node_id, issue.field) for issue in issues} == {
+        ("fetch", "retry.non_retryable_errors[1]"),
+        ("fetch", "retry.total_timeout"),
+    }
