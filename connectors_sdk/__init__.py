@@ -24,6 +24,7 @@ from connectors_sdk._errors import (
     ExpressionError,
     NodeDefinitionError,
 )
+from connectors_sdk._execute import evaluate_node, execute_node
 from connectors_sdk._expressions import (
     check_expression_syntax,
     evaluate,
@@ -32,12 +33,14 @@ from connectors_sdk._expressions import (
     is_expression,
     run_program,
 )
+from connectors_sdk._flow import ERROR_PORT, JoinMode, NodeFailure
 from connectors_sdk._inline import INLINE_SUBSET_VERSION, is_inline_program, referenced_nodes
 from connectors_sdk._node import AnyObject, Node, NodeContext, NodeResult
 from connectors_sdk._registry import NodeRegistry, default_registry
 from connectors_sdk._validation import parse_definition, validate_definition
 
 __all__ = [
+    "ERROR_PORT",
     "INLINE_SUBSET_VERSION",
     "AnyObject",
     "ConnectorError",
@@ -47,9 +50,11 @@ __all__ = [
     "Duration",
     "EdgeSpec",
     "ExpressionError",
+    "JoinMode",
     "Node",
     "NodeContext",
     "NodeDefinitionError",
+    "NodeFailure",
     "NodeRegistry",
     "NodeResult",
     "NodeSpec",
@@ -60,7 +65,9 @@ __all__ = [
     "default_registry",
     "definition_sha256",
     "evaluate",
+    "evaluate_node",
     "evaluate_with",
+    "execute_node",
     "find_expressions",
     "is_expression",
     "is_inline_program",

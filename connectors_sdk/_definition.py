@@ -41,6 +41,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -139,8 +140,17 @@ Duration = Annotated[
 serialisation gives "<seconds>s" ("1800s", "0.5s")."""
 
 
+_ErrorType = Annotated[
+    str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+
+
 class RetryPolicy(BaseModel):
-    """How the data plane retries a failing activity node."""
+    """How the data plane retries a failing activity node.
+
+    The node fails when its attempts run out, when an error is not retryable (the node
+    says so, or its type is in `non_retryable_errors`), or when `total_timeout` has passed.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -148,6 +158,15 @@ class RetryPolicy(BaseModel):
     initial_interval: Duration = Field(timedelta(seconds=1), description="First wait.")
     backoff: float = Field(2.0, ge=1, description="Multiplier of the wait after each attempt.")
     max_interval: Duration = Field(timedelta(seconds=60), description="Longest wait.")
+    # Added with defaults: definitions written before them keep their meaning.
+    non_retryable_errors: list[_ErrorType] = Field(
+        default_factory=list,
+        description="Error types that fail the node at once, without retrying: the `code` "
+        "of the ConnectorError the node raises (as NodeFailure.type shows it).",
+    )
+    total_timeout: Duration | None = Field(
+        None, description="Limit across all attempts and the waits between them; none if null."
+    )
 
     @model_validator(mode="after")
     def _intervals_ordered(self) -> "RetryPolicy":
@@ -157,6 +176,16 @@ class RetryPolicy(BaseModel):
                 f"initial_interval ({_format_duration(self.initial_interval)})"
             )
         return self
+
+    @field_validator("non_retryable_errors")
+    @classmethod
+    def _error_types_unique(cls, types: list[str]) -> list[str]:
+        repeated = sorted({t for t in types if types.count(t) > 1})
+        if repeated:
+            raise ValueError(
+                f"{', '.join(map(repr, repeated))} listed more than once; list each error type once"
+            )
+        return types
 
 
 class NodeSpec(BaseModel):

@@ -10,7 +10,8 @@ and the fix::
      └── DefinitionInvalidError     code: invalid_definition (.issues)
 
 Codes given per raise rather than by a subclass: `unknown_node_type`,
-`duplicate_node_type`, `bad_entry_point` (registry) and `unreadable_definition` (loading).
+`duplicate_node_type`, `bad_entry_point` (registry), `unreadable_definition` (loading),
+`bad_port` and `not_pure` (executing a node).
 """
 
 from collections.abc import Sequence

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import jq
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from connectors_sdk._errors import ExpressionError
 
@@ -130,6 +132,35 @@ def is_expression(value: object) -> bool:
         `check_expression_syntax` then reports).
     """
     return isinstance(value, str) and _OPEN in value
+
+
+LITERAL_REQUIRED = "literal_required"
+"""The pydantic error type of `literal_only`; validation reports these errors even though
+the value is an expression (it drops every other error under an expression)."""
+
+
+def literal_only(reason: str) -> BeforeValidator:
+    """A validator for config fields that are read from the definition itself, before
+    any expression is evaluated (the ports of `core.switch`, the mode of `core.merge`).
+
+    Args:
+        reason: Why the field must be literal, completing "write it literally: ...".
+
+    Returns:
+        A `BeforeValidator` to put in the field's `Annotated[...]`; it refuses a value
+        that holds an expression with the error type `LITERAL_REQUIRED`.
+    """
+
+    def refuse_expressions(value: object) -> object:
+        if is_expression(value):
+            raise PydanticCustomError(
+                LITERAL_REQUIRED,
+                "{value} is an expression; write it literally: {reason}",
+                {"value": repr(value), "reason": reason},
+            )
+        return value
+
+    return BeforeValidator(refuse_expressions)
 
 
 @functools.lru_cache(maxsize=4096)

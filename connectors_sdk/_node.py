@@ -16,7 +16,8 @@ runs, so a malformed node fails at import rather than in the middle of a run::
             ...
 
 Pure nodes (`pure = True`) implement a synchronous `evaluate` instead; the interpreter
-calls it inside the workflow, so it must do no I/O and read no clock.
+calls it inside the workflow, so it must do no I/O and read no clock. Both are called
+through `execute_node` / `evaluate_node` (`_execute.py`), which validate around them.
 """
 
 import builtins
@@ -30,9 +31,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from connectors_sdk._errors import NodeDefinitionError
+from connectors_sdk._flow import ERROR_PORT
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
-_PORT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+PORT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -53,6 +55,13 @@ class NodeContext:
         attempt: 1 for the first try, then 2, 3, ... on retries.
         logger: Where the node logs; the worker binds `run_id` and `node_id` to it.
         secrets: Resolved secret values by name (never log them).
+        idempotency_key: Stable across retries and worker restarts for one execution of
+            the node: "<run id>:<node id>", plus "@<iteration path>" inside an
+            iteration. Use it as the idempotency key of the node's side effects (an
+            `Idempotency-Key` header, a unique request id), so that a retried attempt
+            does not repeat them.
+        iteration: The iteration path of this execution: scopes "<node id>#<index>"
+            joined by "/" (e.g. "items#3"), or "" outside any iteration.
     """
 
     run_id: str
@@ -60,14 +69,18 @@ class NodeContext:
     attempt: int
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # Added with defaults, at the end: contexts built by older callers keep working.
+    idempotency_key: str = ""
+    iteration: str = ""
 
 
 class NodeResult(BaseModel):
-    """What a pure node's `evaluate` returns.
+    """What a pure node's `evaluate` returns, and what `execute_node` returns for any node.
 
     Attributes:
         output: The node's output object.
-        port: The output port taken, one of the node type's `ports` (None without ports).
+        port: The output port taken: one of the node's ports for its config
+            (`Node.ports_for`), or None for a node without ports.
     """
 
     output: dict[str, Any]
@@ -84,7 +97,9 @@ class Node:
         description: One-line description (default: the first line of the docstring).
         Input, Output, Config: pydantic models of the ports and the config; each defaults
             to `AnyObject`. Declare them as nested classes.
-        ports: Named output ports the node routes to (core.if: ("true", "false")).
+        ports: Named output ports the node routes to (core.if: ("true", "false")); a
+            node whose ports depend on its config overrides `ports_for` instead. No
+            port may be named "error": that name is reserved for error edges.
         pure: Evaluated inside the workflow with no I/O; implement `evaluate`.
         lightweight: Runs as a Temporal local activity (short, CPU-only work).
         secrets: Names of the secrets the node type needs (informational for now).
@@ -155,6 +170,23 @@ class Node:
         raise NotImplementedError(f"{type(self).__name__} does not implement evaluate()")
 
     @classmethod
+    def ports_for(cls, config: Any) -> tuple[str, ...]:
+        """Return the ports of a node with this config (the default: `ports`).
+
+        Override it in a pure node whose ports depend on its config (`core.switch`).
+        Validation calls it with the config as written in the definition, so the fields
+        it reads must be literal (see `core.switch`); the run checks the port `evaluate`
+        returns against it.
+
+        Args:
+            config: The node's config, validated by `Config`.
+
+        Returns:
+            The port names, or () for a node without ports.
+        """
+        return cls.ports
+
+    @classmethod
     def schemas(cls) -> dict[str, dict[str, Any]]:
         """Return the JSON Schemas of the node type's ports and config.
 
@@ -166,6 +198,11 @@ class Node:
             "output": cls.Output.model_json_schema(),
             "config": cls.Config.model_json_schema(),
         }
+
+
+def ports_depend_on_config(cls: type[Node]) -> bool:
+    """Tell whether a node type overrides `Node.ports_for`."""
+    return inspect.getattr_static(cls, "ports_for") is not inspect.getattr_static(Node, "ports_for")
 
 
 def _problems(cls: type[Node]) -> list[str]:
@@ -188,7 +225,14 @@ def _problems(cls: type[Node]) -> list[str]:
     for name in ("title", "description"):
         if name in cls.__dict__ and not isinstance(cls.__dict__[name], str):
             problems.append(f"{name} must be a string")
-    problems += _tuple_problems(cls, "ports", _PORT_PATTERN)
+    problems += _tuple_problems(cls, "ports", PORT_PATTERN)
+    if isinstance(cls.ports, tuple) and ERROR_PORT in cls.ports:
+        problems.append(
+            f"ports must not include {ERROR_PORT!r}: it is reserved for error edges, which "
+            "every node has; rename that port"
+        )
+    if not isinstance(inspect.getattr_static(cls, "ports_for"), classmethod):
+        problems.append("ports_for must be a @classmethod")
     problems += _tuple_problems(cls, "secrets", _SECRET_PATTERN)
     if cls.pure and cls.lightweight:
         problems.append("a node is either pure (runs in the workflow) or lightweight, not both")
@@ -205,7 +249,7 @@ def _problems(cls: type[Node]) -> list[str]:
             )
         elif not inspect.iscoroutinefunction(cls.run):
             problems.append("run() must be `async def`")
-        if cls.ports:
+        if cls.ports or ports_depend_on_config(cls):
             # An activity returns its Output only, so it has no way to pick a port.
             problems.append("only pure nodes can have ports; drop `ports` or make it pure")
     return problems

@@ -7,12 +7,15 @@ Checks, in this order, collecting all issues rather than stopping at the first:
 2. unique node ids;
 3. known node types;
 4. config against each node type's `Config` (values that are expressions are skipped:
-   they are only known at run time);
-5. edges: dangling ends, duplicates, self loops, ports;
-6. cycles;
-7. expression syntax in `config`, `inputs` and `output`;
-8. ports: what flows into a node against its `Input` (see `_ports.py`);
-9. secret names.
+   they are only known at run time, except in fields that must be literal, see
+   `literal_only`);
+5. edges: dangling ends, duplicates, self loops, ports (`Node.ports_for` of the config as
+   written; the error port on any node);
+6. joins: a `core.merge` has edges from at least two nodes;
+7. cycles;
+8. expression syntax in `config`, `inputs` and `output`;
+9. ports: what flows into a node against its `Input` (see `_ports.py`);
+10. secret names.
 """
 
 import re
@@ -22,17 +25,20 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ValidationError
 
-from connectors_sdk._definition import NodeSpec, WorkflowDefinition, find_cycles
+from connectors_sdk._definition import EdgeSpec, NodeSpec, WorkflowDefinition, find_cycles
 from connectors_sdk._errors import DefinitionInvalidError, DefinitionIssue, ExpressionError
 from connectors_sdk._expressions import (
+    LITERAL_REQUIRED,
     check_expression_syntax,
     is_expression,
     iter_expression_strings,
     join_location,
 )
-from connectors_sdk._node import Node
+from connectors_sdk._flow import ERROR_PORT, NodeFailure
+from connectors_sdk._node import Node, ports_depend_on_config
 from connectors_sdk._ports import port_gaps
 from connectors_sdk._registry import NodeRegistry
+from connectors_sdk.nodes.control import Merge
 
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -110,7 +116,8 @@ class _Checker:
             if spec.type in registry
         }
         # Edges whose ends exist and differ: the graph the later checks reason about.
-        self.graph_edges: list[tuple[str, str]] = []
+        self.graph_edges: list[EdgeSpec] = []
+        self.port_cache: dict[str, tuple[str, ...] | None] = {}
 
     def add(self, node_id: str | None, field: str, message: str) -> None:
         self.issues.append(DefinitionIssue(node_id, field, message))
@@ -121,6 +128,7 @@ class _Checker:
         self.check_types()
         self.check_configs()
         self.check_edges()
+        self.check_joins()
         self.check_cycles()
         self.check_expressions()
         self.check_ports()
@@ -176,33 +184,88 @@ class _Checker:
             if source_known and edge.source in self.classes:
                 self._check_port(i, edge.source, edge.port)
             if source_known and edge.to in self.specs and edge.to != edge.source:
-                self.graph_edges.append((edge.source, edge.to))
+                self.graph_edges.append(edge)
 
     def _unknown_node(self, end: str, node_id: str) -> str:
         known = ", ".join(self.specs)
         return f"edge {end} unknown node {node_id!r}; nodes are: {known}"
 
     def _check_port(self, i: int, source: str, port: str | None) -> None:
+        if port == ERROR_PORT:
+            return
         cls = self.classes[source]
         field = f"edges[{i}].port"
-        ports = ", ".join(repr(p) for p in cls.ports)
-        if cls.ports and port is None:
+        ports = self._ports(source)
+        if ports is None:
+            return
+        listed = ", ".join(repr(p) for p in ports)
+        if ports and port is None:
             self.add(
                 source,
                 field,
-                f"node {source!r} ({cls.type}) routes by port: name one of {ports}",
+                f"node {source!r} ({cls.type}) routes by port: name one of {listed}",
             )
-        elif not cls.ports and port is not None:
+        elif not ports and port is not None:
             self.add(
                 source,
                 field,
-                f"node {source!r} ({cls.type}) has no ports; remove port {port!r}",
+                f"node {source!r} ({cls.type}) has no ports; remove port {port!r} (only "
+                f"{ERROR_PORT!r} is allowed: it routes the node's failures)",
             )
-        elif port is not None and port not in cls.ports:
-            self.add(source, field, f"{port!r} is not a port of {cls.type}; its ports are {ports}")
+        elif port is not None and port not in ports:
+            if ports_depend_on_config(cls):
+                message = (
+                    f"{port!r} is not a port of node {source!r} ({cls.type}); its config "
+                    f"gives it the ports {listed}"
+                )
+            else:
+                message = f"{port!r} is not a port of {cls.type}; its ports are {listed}"
+            self.add(source, field, message)
+
+    def _ports(self, node_id: str) -> tuple[str, ...] | None:
+        """The ports of a node for its config as written; None when they are unknown
+        because that config does not validate (reported once, by the config check or
+        here)."""
+        if node_id in self.port_cache:
+            return self.port_cache[node_id]
+        cls = self.classes[node_id]
+        ports: tuple[str, ...] | None = cls.ports
+        if ports_depend_on_config(cls):
+            try:
+                ports = cls.ports_for(cls.Config.model_validate(self.specs[node_id].config))
+            except ValidationError:
+                ports = None
+                if not any(
+                    i.node_id == node_id and i.field.startswith("config") for i in self.issues
+                ):
+                    self.add(
+                        node_id,
+                        "config",
+                        f"the ports of {cls.type} depend on its config, which holds expressions "
+                        "where the ports are named, so its edges cannot be checked; write those "
+                        "fields literally",
+                    )
+        self.port_cache[node_id] = ports
+        return ports
+
+    def check_joins(self) -> None:
+        for node_id, cls in self.classes.items():
+            if cls.type != Merge.type:
+                continue
+            sources = list(dict.fromkeys(e.source for e in self.graph_edges if e.to == node_id))
+            if len(sources) < 2:
+                has = f"its only edges come from {sources[0]!r}" if sources else "it has none"
+                self.add(
+                    node_id,
+                    "edges",
+                    f"node {node_id!r} ({cls.type}) joins branches, so it needs edges from at "
+                    f"least 2 nodes; {has}. Add an edge from each branch it joins, or remove "
+                    "the merge",
+                )
 
     def check_cycles(self) -> None:
-        for cycle in find_cycles(list(self.specs), self.graph_edges):
+        edges = [(edge.source, edge.to) for edge in self.graph_edges]
+        for cycle in find_cycles(list(self.specs), edges):
             self.add(cycle[0], "edges", f"cycle: {' -> '.join(cycle)}; remove an edge to break it")
 
     def check_expressions(self) -> None:
@@ -233,14 +296,20 @@ class _Checker:
 
     def _default_source(self, node_id: str) -> tuple[Any, str]:
         """The schema of what flows into a node whose `inputs` is omitted."""
-        sources = list(dict.fromkeys(s for s, to in self.graph_edges if to == node_id))
+        incoming = [edge for edge in self.graph_edges if edge.to == node_id]
+        sources = list(dict.fromkeys(edge.source for edge in incoming))
         if not sources:
             return self.defn.input, "the workflow input"
         if len(sources) == 1:
-            cls = self.classes.get(sources[0])
-            if cls is None:
+            source = sources[0]
+            error_edges = [edge.port == ERROR_PORT for edge in incoming]
+            if all(error_edges):
+                return NodeFailure.input_schema(), f"the error edge from {source!r}"
+            cls = self.classes.get(source)
+            if cls is None or any(error_edges):
+                # Unknown, or either the output or the failure: nothing to compare with.
                 return None, ""
-            return cls.Output.model_json_schema(), f"{sources[0]!r} output"
+            return cls.Output.model_json_schema(), f"{source!r} output"
         schema = {
             "type": "object",
             "properties": {source: {} for source in sources},
@@ -260,14 +329,15 @@ class _Checker:
 
 
 def _model_errors(model: type[BaseModel], value: dict[str, Any]) -> list[tuple[str, str]]:
-    """Validate literal values against a model; errors under expressions are dropped."""
+    """Validate literal values against a model; errors under expressions are dropped,
+    except those of fields that must be literal."""
     try:
         model.model_validate(value)
     except ValidationError as exc:
         return [
             (_path(error["loc"]), error["msg"])
             for error in exc.errors()
-            if not _under_expression(value, error["loc"])
+            if error["type"] == LITERAL_REQUIRED or not _under_expression(value, error["loc"])
         ]
     return []
 

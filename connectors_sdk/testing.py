@@ -1,4 +1,5 @@
-"""A local harness that runs one node the way the data plane does.
+"""A local harness that runs one node the way the data plane does: through
+`connectors_sdk.execute_node`.
 
 result = await run_node(HttpRequest, {"url": url}, {})
 assert result.status == 200
@@ -10,8 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from connectors_sdk._errors import ConnectorError
-from connectors_sdk._node import Node, NodeContext, NodeResult
+from connectors_sdk._execute import execute_node
+from connectors_sdk._node import Node, NodeContext
+
+_RUN_ID = "test-run"
+_NODE_ID = "test-node"
 
 
 async def run_node(
@@ -21,11 +25,12 @@ async def run_node(
     *,
     secrets: Mapping[str, str] | None = None,
     attempt: int = 1,
+    idempotency_key: str = f"{_RUN_ID}:{_NODE_ID}",
 ) -> BaseModel:
-    """Validate config and input, run the node, validate its output.
+    """Validate config and input, run the node, validate its output and port.
 
     Expressions are not evaluated: pass config and input as the interpreter would after
-    evaluating them.
+    evaluating them. The node sees run id "test-run" and node id "test-node".
 
     Args:
         node_cls: The node class.
@@ -33,40 +38,31 @@ async def run_node(
         input: Its input, validated by `node_cls.Input`.
         secrets: Resolved secrets, by name.
         attempt: The attempt number the node sees in its context.
+        idempotency_key: The idempotency key the node sees in its context; keep it
+            across calls to test what a retried attempt does.
 
     Returns:
-        For an activity node, an instance of `node_cls.Output`; for a pure node, a
-        `NodeResult` whose output has been validated by `node_cls.Output`.
+        For an activity node, an instance of `node_cls.Output` (built from the output as
+        the worker stores it, JSON-compatible data); for a pure node, a `NodeResult`
+        whose output has been validated by `node_cls.Output`.
 
     Raises:
         pydantic.ValidationError: The config, input or output does not fit its model.
         ConnectorError: Whatever the node raises; code "bad_port" when a pure node
-            returns a port its type does not declare.
+            returns a port that is not one of its ports for this config.
     """
-    node_config = node_cls.Config.model_validate(config)
-    node_input = node_cls.Input.model_validate(input)
-    node = node_cls()
-    if node_cls.pure:
-        result = node.evaluate(node_config, node_input)
-        output = node_cls.Output.model_validate(result.output).model_dump(mode="json")
-        allowed: tuple[str | None, ...] = node_cls.ports or (None,)
-        if result.port not in allowed:
-            raise ConnectorError(
-                f"{node_cls.type} returned port {result.port!r}; its ports are {node_cls.ports!r}",
-                code="bad_port",
-            )
-        return NodeResult(output=output, port=result.port)
     ctx = NodeContext(
-        run_id="test-run",
-        node_id="test-node",
+        run_id=_RUN_ID,
+        node_id=_NODE_ID,
         attempt=attempt,
         logger=logging.LoggerAdapter(
             logging.getLogger(f"flowforge.node.{node_cls.type}"),
-            {"run_id": "test-run", "node_id": "test-node"},
+            {"run_id": _RUN_ID, "node_id": _NODE_ID},
         ),
         secrets=dict(secrets or {}),
+        idempotency_key=idempotency_key,
     )
-    returned: Any = await node.run(ctx, node_config, node_input)
-    if isinstance(returned, BaseModel):
-        returned = returned.model_dump(mode="json")
-    return node_cls.Output.model_validate(returned)
+    result = await execute_node(node_cls, config, input, ctx)
+    if node_cls.pure:
+        return result
+    return node_cls.Output.model_validate(result.output)

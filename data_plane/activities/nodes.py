@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -23,6 +23,7 @@ from connectors_sdk import (
     NodeRegistry,
     NodeResult,
     canonical_json,
+    execute_node,
 )
 from data_plane.errors import OutputTooLargeError
 from data_plane.messages import (
@@ -117,11 +118,10 @@ class NodeActivities:
         self._outbox.put(request.events)
 
     async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
-        """Validate, run (or evaluate, for a pure node type the interpreter does not know),
-        and validate the output."""
+        """Execute the node through `execute_node` (which validates around it and checks
+        the port; a pure node here is one the interpreter does not evaluate itself), then
+        check the output's size."""
         node_cls = self._registry.get(request.node_type)
-        config = node_cls.Config.model_validate(request.config)
-        node_input = node_cls.Input.model_validate(request.input)
         context = NodeContext(
             run_id=request.run_id,
             node_id=request.node_id,
@@ -131,18 +131,11 @@ class NodeActivities:
                 {"run_id": request.run_id, "node_id": request.node_id},
             ),
         )
-        if node_cls.pure:
-            evaluated = node_cls().evaluate(config, node_input)
-            output, port = evaluated.output, evaluated.port
-        else:
-            result = await node_cls().run(context, config, node_input)
-            output = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-            port = None
-        checked = node_cls.Output.model_validate(output).model_dump(mode="json")
-        size = len(canonical_json(checked))
+        result = await execute_node(node_cls, request.config, request.input, context)
+        size = len(canonical_json(result.output))
         if size > self._max_output_bytes:
             raise OutputTooLargeError(request.node_id, size, self._max_output_bytes)
-        return NodeResult(output=checked, port=port)
+        return result
 
     @staticmethod
     def _event(request: RunNodeInput, kind: EventKind, **fields: Any) -> RunEvent:

@@ -4,6 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from connectors_sdk import AnyObject, Node, NodeContext, NodeRegistry, default_registry
+from connectors_sdk.nodes.control import Merge, Switch
 
 
 class Weather(Node):
@@ -58,7 +59,9 @@ class Count(Node):
 @pytest.fixture(scope="session")
 def registry() -> NodeRegistry:
     registry = default_registry()
-    for cls in (Weather, Alert, Count):
+    # Switch and Merge too: an environment installed before they were added lacks their
+    # entry points until `pip install -e .` runs again (registering twice is harmless).
+    for cls in (Weather, Alert, Count, Switch, Merge):
         registry.register(cls)
     return registry
 

@@ -64,8 +64,34 @@ def test_durations_accept_seconds_and_serialise_as_seconds():
         "initial_interval": "0.5s",
         "backoff": 2.0,
         "max_interval": "120s",
+        "non_retryable_errors": [],
+        "total_timeout": None,
     }
     assert RetryPolicy.model_validate(policy.model_dump(mode="json")) == policy
+
+
+def test_retry_policy_lists_error_types_that_fail_at_once_and_a_total_timeout():
+    policy = RetryPolicy(
+        non_retryable_errors=["bad_request", "InvalidNodeData"], total_timeout="5m"
+    )
+    assert policy.total_timeout == timedelta(minutes=5)
+    assert policy.model_dump(mode="json")["total_timeout"] == "300s"
+    assert RetryPolicy.model_validate(policy.model_dump(mode="json")) == policy
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"non_retryable_errors": ["a", "b", "a"]}, "'a' listed more than once"),
+        ({"non_retryable_errors": [""]}, "at least 1 character"),
+        ({"non_retryable_errors": ["bad request"]}, "should match pattern"),
+        ({"total_timeout": "0s"}, "bad duration '0s'"),
+        ({"total_timeout": "400d"}, "bad duration '400d'"),
+    ],
+)
+def test_retry_policy_refuses_bad_error_types_and_total_timeouts(policy, message):
+    with pytest.raises(ValidationError, match=message):
+        RetryPolicy.model_validate(policy)
 
 
 def test_retry_policy_refuses_extra_fields_and_inverted_intervals():

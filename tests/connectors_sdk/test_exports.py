@@ -3,6 +3,7 @@ import connectors_sdk
 
 def test_public_api_is_exactly_the_curated_list():
     assert connectors_sdk.__all__ == [
+        "ERROR_PORT",
         "INLINE_SUBSET_VERSION",
         "AnyObject",
         "ConnectorError",
@@ -12,9 +13,11 @@ def test_public_api_is_exactly_the_curated_list():
         "Duration",
         "EdgeSpec",
         "ExpressionError",
+        "JoinMode",
         "Node",
         "NodeContext",
         "NodeDefinitionError",
+        "NodeFailure",
         "NodeRegistry",
         "NodeResult",
         "NodeSpec",
@@ -25,7 +28,9 @@ def test_public_api_is_exactly_the_curated_list():
         "default_registry",
         "definition_sha256",
         "evaluate",
+        "evaluate_node",
         "evaluate_with",
+        "execute_node",
         "find_expressions",
         "is_expression",
         "is_inline_program",

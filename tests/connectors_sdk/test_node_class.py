@@ -1,4 +1,6 @@
 import logging
+import tomllib
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -13,6 +15,7 @@ from connectors_sdk import (
     NodeResult,
     default_registry,
 )
+from connectors_sdk.nodes import control, http, log
 from connectors_sdk.nodes.control import If
 from connectors_sdk.nodes.http import HttpRequest
 
@@ -44,9 +47,43 @@ def test_schemas_are_the_models_json_schemas():
     assert schemas["output"] == HttpRequest.Output.model_json_schema()
 
 
-def test_node_context_defaults_to_no_secrets():
+def test_node_context_defaults_to_no_secrets_no_idempotency_key_and_no_iteration():
     ctx = NodeContext(run_id="r", node_id="n", attempt=1, logger=logging.getLogger("t"))
     assert dict(ctx.secrets) == {}
+    assert (ctx.idempotency_key, ctx.iteration) == ("", "")
+
+
+def test_ports_for_defaults_to_the_declared_ports():
+    assert If.ports_for(If.Config(condition=True)) == ("true", "false")
+    assert Echo.ports_for(AnyObject()) == ()
+
+
+def test_only_pure_nodes_may_have_ports_that_depend_on_their_config():
+    with pytest.raises(NodeDefinitionError, match="only pure nodes can have ports"):
+
+        class Lanes(Node):
+            type = "test.lanes"
+
+            @classmethod
+            def ports_for(cls, config: AnyObject) -> tuple[str, ...]:
+                return ("a",)
+
+            async def run(self, ctx: NodeContext, config: AnyObject, input: AnyObject) -> AnyObject:
+                return input
+
+
+def test_ports_for_must_be_a_classmethod():
+    with pytest.raises(NodeDefinitionError, match="ports_for must be a @classmethod"):
+
+        class Lanes(Node):
+            type = "test.lanes"
+            pure = True
+
+            def ports_for(self, config: AnyObject) -> tuple[str, ...]:  # type: ignore[override]
+                return ("a",)
+
+            def evaluate(self, config: AnyObject, input: AnyObject) -> NodeResult:
+                return NodeResult(output={}, port="a")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +100,7 @@ def test_node_context_defaults_to_no_secrets():
         ({"type": "t.x", "run": lambda self, ctx, c, i: None}, "run\\(\\) must be `async def`"),
         ({"type": "t.x", "ports": ("a",), "run": Echo.run}, "only pure nodes can have ports"),
         ({"type": "t.x", "pure": True, "lightweight": True}, "either pure"),
+        ({"type": "t.x", "ports": ("ok", "error"), "run": Echo.run}, "must not include 'error'"),
     ],
 )
 def test_malformed_node_classes_fail_when_defined(body, message):
@@ -134,8 +172,29 @@ def test_unknown_type_lists_the_known_ones():
 def test_default_registry_loads_the_core_nodes_from_entry_points():
     registry = default_registry()
     core = [cls.type for cls in registry.types() if cls.type.startswith("core.")]
-    assert core == ["core.http", "core.if", "core.log", "core.transform"]
+    assert core == [
+        "core.http",
+        "core.if",
+        "core.log",
+        "core.merge",
+        "core.switch",
+        "core.transform",
+    ], "the installed entry points are not pyproject.toml's: run `pip install -e .` again"
     assert registry is not default_registry()
+
+
+def test_every_built_in_node_type_is_declared_as_an_entry_point():
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["flowforge.nodes"]
+    built_in = {
+        value.type: f"{module.__name__}:{name}"
+        for module in (control, http, log)
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, Node)
+        and value.__module__ == module.__name__
+    }
+    assert declared == built_in
 
 
 def test_a_broken_entry_point_is_named(monkeypatch):
