@@ -158,14 +158,18 @@ class RetryPolicy(BaseModel):
     initial_interval: Duration = Field(timedelta(seconds=1), description="First wait.")
     backoff: float = Field(2.0, ge=1, description="Multiplier of the wait after each attempt.")
     max_interval: Duration = Field(timedelta(seconds=60), description="Longest wait.")
-    # Added with defaults: definitions written before them keep their meaning.
+    # Added with defaults, and left out of the canonical form while unset: definitions
+    # written before them keep their meaning and their hash.
     non_retryable_errors: list[_ErrorType] = Field(
         default_factory=list,
+        exclude_if=lambda value: not value,
         description="Error types that fail the node at once, without retrying: the `code` "
         "of the ConnectorError the node raises (as NodeFailure.type shows it).",
     )
     total_timeout: Duration | None = Field(
-        None, description="Limit across all attempts and the waits between them; none if null."
+        None,
+        description="Limit across all attempts and the waits between them; none if null.",
+        exclude_if=lambda value: value is None,
     )
 
     @model_validator(mode="after")
@@ -209,6 +213,14 @@ class NodeSpec(BaseModel):
     # A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
     pool: str | None = Field(None, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")
     title: str | None = None
+    # Fields added after the first release are left out of the canonical form while
+    # unset, so that definitions written before them keep their hash.
+    body: "Body | None" = Field(
+        None,
+        description="The sub-graph a node type with a body (core.map, core.loop) runs per "
+        "item or iteration.",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class EdgeSpec(BaseModel):
@@ -232,6 +244,34 @@ def _at_most_max_nodes(value: object) -> object:
             {"count": len(value), "limit": MAX_NODES},
         )
     return value
+
+
+class Body(BaseModel):
+    """The nodes a `core.map` runs per item, or a `core.loop` per iteration.
+
+    Its nodes' ids are unique across the whole definition; their expressions see the
+    enclosing nodes' outputs as `.nodes.<id>` too, and `.item` and `.index` (map) or
+    `.index` and `.previous` (loop). Nodes without predecessors take the item (map) or
+    the previous iteration's output (loop) as input. Its output is `output` evaluated
+    at the end of the iteration, or {node id: output} of its sink nodes that ran.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    nodes: Annotated[list[NodeSpec], BeforeValidator(_at_most_max_nodes)] = Field(min_length=1)
+    edges: list[EdgeSpec] = Field(default_factory=list)
+    output: Any = Field(None, description="Evaluated at the end of each iteration.")
+
+    def definition(self) -> "WorkflowDefinition":
+        """The body as a definition of its own, the form the interpreter runs."""
+        return WorkflowDefinition.model_validate(
+            {"apiVersion": "flowforge/v1", "name": "body", **self.model_dump(by_alias=True)}
+        )
+
+
+NodeSpec.model_rebuild()
 
 
 class WorkflowDefinition(BaseModel):

@@ -102,6 +102,9 @@ class Node:
             port may be named "error": that name is reserved for error edges.
         pure: Evaluated inside the workflow with no I/O; implement `evaluate`.
         lightweight: Runs as a Temporal local activity (short, CPU-only work).
+        has_body: Runs a sub-graph of nodes (the definition's `body`) per item or
+            iteration; the interpreter executes it, so the class implements neither
+            `run` nor `evaluate` (`core.map`, `core.loop`).
         secrets: Names of the secrets the node type needs (informational for now).
 
     Activity nodes implement `async def run(self, ctx, config, input) -> Output`; pure
@@ -123,6 +126,7 @@ class Node:
     ports: ClassVar[tuple[str, ...]] = ()
     pure: ClassVar[bool] = False
     lightweight: ClassVar[bool] = False
+    has_body: ClassVar[bool] = False
     secrets: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
@@ -236,7 +240,10 @@ def _problems(cls: type[Node]) -> list[str]:
     problems += _tuple_problems(cls, "secrets", _SECRET_PATTERN)
     if cls.pure and cls.lightweight:
         problems.append("a node is either pure (runs in the workflow) or lightweight, not both")
-    if cls.pure:
+    if cls.has_body:
+        if cls.pure or cls.lightweight or cls.ports or ports_depend_on_config(cls):
+            problems.append("a node with a body is neither pure nor lightweight, and has no ports")
+    elif cls.pure:
         if cls.evaluate is Node.evaluate:
             problems.append("a pure node must implement `def evaluate(self, config, input)`")
         elif inspect.iscoroutinefunction(cls.evaluate):

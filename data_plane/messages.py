@@ -120,3 +120,36 @@ class EvaluateExpressionsResult(BaseModel):
 
     value: Any = None
     error: str | None = None
+
+
+class MapBatchInput(BaseModel):
+    """Items of a map to run through its body (see `workflows/map.py`)."""
+
+    run_id: str
+    pool: str
+    protocol: int
+    max_output_bytes: int
+    run_input: Any = None
+    node_id: str
+    # The iteration path of the scope the map node is in ("" at top level).
+    enclosing: str = ""
+    body: dict[str, Any]
+    plan: ExecutionPlan
+    first_index: int
+    items: list[Any]
+    concurrency: int
+    collect_failures: bool
+    # Outputs of the enclosing scopes' nodes that the body's expressions read.
+    outer: dict[str, Any] = Field(default_factory=dict)
+    outer_sizes: dict[str, int] = Field(default_factory=dict)
+
+
+class ItemFailure(BaseModel):
+    index: int
+    error: str
+
+
+class MapBatchResult(BaseModel):
+    # In item order; None for an item that failed or did not run.
+    results: list[Any]
+    failures: list[ItemFailure] = Field(default_factory=list)

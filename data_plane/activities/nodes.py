@@ -35,7 +35,7 @@ from data_plane.messages import (
     RunNodeResult,
 )
 from data_plane.outbox import EventOutbox
-from data_plane.protocol import EventKind, RunEvent
+from data_plane.protocol import EventKind, RunEvent, execution_key
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,7 @@ class NodeActivities:
         the port; a pure node here is one the interpreter does not evaluate itself), then
         check the output's size."""
         node_cls = self._registry.get(request.node_type)
+        key = execution_key(request.node_id, request.iteration)
         context = NodeContext(
             run_id=request.run_id,
             node_id=request.node_id,
@@ -130,6 +131,8 @@ class NodeActivities:
                 logging.getLogger(f"flowforge.node.{request.node_type}"),
                 {"run_id": request.run_id, "node_id": request.node_id},
             ),
+            idempotency_key=f"{request.run_id}:{key}",
+            iteration=request.iteration,
         )
         result = await execute_node(node_cls, request.config, request.input, context)
         size = len(canonical_json(result.output))

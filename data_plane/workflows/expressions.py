@@ -19,6 +19,7 @@ from typing import Any
 
 from connectors_sdk import (
     INLINE_SUBSET_VERSION,
+    WorkflowDefinition,
     find_expressions,
     is_inline_program,
     referenced_nodes,
@@ -75,3 +76,18 @@ def visible_outputs(
         return dict(outputs), list(outputs)
     names = [name for name in sorted(plan.nodes) if name in outputs]
     return {name: outputs[name] for name in names}, names
+
+
+def outer_names(body: WorkflowDefinition) -> set[str] | None:
+    """The enclosing scopes' node outputs a body's expressions read (None: all of them),
+    so that only those travel to the workflows running its iterations."""
+    names: set[str] = set()
+    values = [body.output, *(n.config for n in body.nodes), *(n.inputs for n in body.nodes)]
+    for value in values:
+        plan = plan_expressions(value)
+        if plan is None:
+            continue
+        if plan.nodes is None:
+            return None
+        names |= plan.nodes
+    return names

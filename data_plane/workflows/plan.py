@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from connectors_sdk import Node, NodeRegistry, WorkflowDefinition
-from connectors_sdk.nodes.control import If, Transform
+from connectors_sdk import JoinMode, Node, NodeRegistry, NodeSpec, WorkflowDefinition
+from connectors_sdk.nodes.control import If, Merge, Switch, Transform
+from connectors_sdk.nodes.iteration import Map
 from data_plane.workflows.chains import find_chains
 
 # How one node executes (see `workflows/steps/`):
@@ -21,14 +22,15 @@ from data_plane.workflows.chains import find_chains
 #   sandbox does not hold);
 # - activity: an activity on its pool's task queue;
 # - chain: the first node of a chain of lightweight nodes, run with its followers in one
-#   local activity (`workflows/chains.py`).
-StepKind = Literal["pure", "local", "activity", "chain"]
+#   local activity (`workflows/chains.py`);
+# - map: a `core.map`, its body run per item in child workflows.
+StepKind = Literal["pure", "local", "activity", "chain", "map"]
 
 # Node types the interpreter evaluates itself.
-IN_WORKFLOW: Mapping[str, type[Node]] = {If.type: If, Transform.type: Transform}
+IN_WORKFLOW: Mapping[str, type[Node]] = {node.type: node for node in (If, Switch, Merge, Transform)}
 
-# How a node joins its incoming branches (see `workflows/scheduler.py`).
-JoinMode = Literal["all", "first", "not_skipped"]
+# Node types with a body, by the step that runs them.
+BODY_STEPS: Mapping[str, StepKind] = {Map.type: "map"}
 
 PLAN_VERSION = 1
 
@@ -39,7 +41,10 @@ class PlanNode(BaseModel):
     chain: list[str] = Field(default_factory=list)
     # A follower in a chain: the chain's first node, whose step runs this one.
     chained_in: str | None = None
-    join: JoinMode = "not_skipped"
+    # How the node joins its incoming branches (see `workflows/scheduler.py`).
+    join: JoinMode = JoinMode.NOT_SKIPPED
+    # The plan of a node's body (map).
+    body: "ExecutionPlan | None" = None
 
 
 class ExecutionPlan(BaseModel):
@@ -56,17 +61,29 @@ def build_plan(definition: WorkflowDefinition, registry: NodeRegistry, pool: str
         KeyError: A node type is not installed (validation reports it first).
         DefinitionInvalidError: The edges form a cycle.
     """
-    modes = {node.type: _mode(registry.get(node.type)) for node in definition.nodes}
-    nodes = {node.id: PlanNode(step=modes[node.type]) for node in definition.nodes}
+    nodes = {
+        node.id: PlanNode(
+            # Only a worker of the pool a node is pinned to may run it: on its queue.
+            step="activity" if node.pool not in (None, pool) else _mode(registry.get(node.type)),
+            join=_join_mode(node),
+        )
+        for node in definition.nodes
+    }
     for node in definition.nodes:
-        if node.pool not in (None, pool):
-            # Only a worker of that pool may run it: an activity on the pool's queue.
-            nodes[node.id] = PlanNode(step="activity")
+        if node.body is not None:
+            body = build_plan(node.body.definition(), registry, pool)
+            nodes[node.id] = PlanNode(step=BODY_STEPS[node.type], body=body)
     for head, chain in find_chains(definition, lambda n: nodes[n.id].step == "local").items():
         nodes[head] = PlanNode(step="chain", chain=[n.id for n in chain])
         for follower in chain[1:]:
             nodes[follower.id] = PlanNode(step="local", chained_in=head)
     return ExecutionPlan(order=definition.topological_order(), nodes=nodes)
+
+
+def _join_mode(node: NodeSpec) -> JoinMode:
+    if node.type != Merge.type:
+        return JoinMode.NOT_SKIPPED
+    return Merge.Config.model_validate(node.config).mode
 
 
 def _mode(node_cls: type[Node]) -> StepKind:
@@ -75,3 +92,6 @@ def _mode(node_cls: type[Node]) -> StepKind:
     # Other pure node types are evaluated by a local activity: the workflow sandbox only
     # holds the interpreter's own.
     return "local" if node_cls.pure or node_cls.lightweight else "activity"
+
+
+PlanNode.model_rebuild()

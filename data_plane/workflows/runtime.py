@@ -20,7 +20,15 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from connectors_sdk import ExpressionError, NodeSpec, WorkflowDefinition, evaluate
+from connectors_sdk import (
+    ExpressionError,
+    JoinMode,
+    NodeFailure,
+    NodeSpec,
+    WorkflowDefinition,
+    evaluate,
+)
+from connectors_sdk.nodes.control import Merge
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
 from data_plane.messages import EvaluateExpressionsInput
 from data_plane.protocol import EventKind, execution_key
@@ -34,8 +42,8 @@ from data_plane.workflows.expressions import (
 )
 from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.retry import failure_message
-from data_plane.workflows.scheduler import Topology
-from data_plane.workflows.state import NodeError, Outcome, RunState, Settled
+from data_plane.workflows.scheduler import Topology, edge_active
+from data_plane.workflows.state import Outcome, RunState, Settled
 
 
 class NodeFailedError(Exception):
@@ -61,7 +69,7 @@ class Settlement:
     status: Settled
     output: Any = None
     port: str | None = None
-    error: NodeError | None = None
+    error: NodeFailure | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -141,7 +149,7 @@ class Runtime:
             node_input = (
                 await self.evaluate(node.inputs, f"{self.key(node.id)}-inputs")
                 if node.inputs is not None
-                else self.definition.default_input(node.id, self.scope.input, self.state.outputs)
+                else self._default_input(node)
             )
             label = f"{self.key(node.id)}-config"
             config = await self.evaluate(node.config, label, {"input": node_input})
@@ -149,12 +157,28 @@ class Runtime:
             raise NodeFailedError(str(exc), "ExpressionError") from exc
         return Prepared(config, node_input)
 
+    def _default_input(self, node: NodeSpec) -> Any:
+        join = self.topology.plan.nodes[node.id].join
+        if node.type != Merge.type:
+            return self.definition.default_input(node.id, self.scope.input, self.state.outputs)
+        # A merge takes what arrived: {source: output} of the branches that reached it,
+        # or, joining the first, that branch's output.
+        arrived = [
+            edge.source
+            for edge in self.definition.predecessors(node.id)
+            if edge_active(edge, self.state.outcomes.get(edge.source))
+        ]
+        arrived = list(dict.fromkeys(arrived))
+        if join == JoinMode.FIRST:
+            return self.state.outputs.get(arrived[0]) if arrived else None
+        return {source: self.state.outputs.get(source) for source in arrived}
+
     def failed(
         self, node: NodeSpec, message: str, error_type: str, attempts: int = 1
     ) -> Settlement:
         """Report a node's failure and settle it as failed."""
         self.emit("node.failed", node.id, error=message, attempt=attempts)
-        error = NodeError(message=message, type=error_type, attempts=attempts, node_id=node.id)
+        error = NodeFailure(message=message, type=error_type, attempts=attempts, node_id=node.id)
         return Settlement(node.id, "FAILED", error=error)
 
     async def evaluate(self, value: Any, label: str, node: dict[str, Any] | None = None) -> Any:

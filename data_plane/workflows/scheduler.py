@@ -21,12 +21,10 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from typing import Literal
 
-from connectors_sdk import EdgeSpec, WorkflowDefinition
+from connectors_sdk import ERROR_PORT, EdgeSpec, JoinMode, NodeFailure, WorkflowDefinition
 from data_plane.workflows.expressions import json_size
 from data_plane.workflows.plan import ExecutionPlan
-from data_plane.workflows.state import NodeError, Outcome, RunState
-
-ERROR_PORT = "error"
+from data_plane.workflows.state import Outcome, RunState
 
 
 @dataclass(frozen=True)
@@ -74,11 +72,11 @@ def decide(topology: Topology, state: RunState, node_id: str) -> Literal["run", 
         settled = settled and outcome is not None
         reached[edge.source] = reached.get(edge.source, False) or edge_active(edge, outcome)
     join = topology.plan.nodes[node_id].join
-    if join == "first" and any(reached.values()):
+    if join == JoinMode.FIRST and any(reached.values()):
         return "run"
     if not settled:
         return None
-    arrived = all(reached.values()) if join == "all" else any(reached.values())
+    arrived = all(reached.values()) if join == JoinMode.ALL else any(reached.values())
     return "run" if arrived else "skip"
 
 
@@ -116,11 +114,11 @@ def advance(
     return result
 
 
-def record_failure(topology: Topology, state: RunState, error: NodeError) -> None:
+def record_failure(topology: Topology, state: RunState, error: NodeFailure) -> None:
     """Settle a failed node: its error edges receive the error, or the run fails."""
     node_id = error.node_id
     if topology.handles_errors(node_id):
-        output = {"error": error.model_dump()}
+        output = error.as_input()
         state.settle(node_id, Outcome(status="FAILED", error=error), output, json_size(output))
         return
     state.settle(node_id, Outcome(status="FAILED", error=error))

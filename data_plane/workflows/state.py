@@ -11,29 +11,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from connectors_sdk import NodeFailure
+
 Settled = Literal["SUCCEEDED", "FAILED", "SKIPPED"]
-
-
-class NodeError(BaseModel):
-    """A node's failure after its retries: what an error edge's target receives."""
-
-    message: str
-    type: str
-    attempts: int
-    node_id: str
 
 
 class Outcome(BaseModel):
     status: Settled
     # The port a node with ports took.
     port: str | None = None
-    error: NodeError | None = None
+    error: NodeFailure | None = None
 
 
 class RunState(BaseModel):
     outcomes: dict[str, Outcome] = Field(default_factory=dict)
     # Outputs of the nodes that succeeded; for a failed node with an error edge, its
-    # {"error": NodeError}. What `.nodes.<id>` reads.
+    # {"error": NodeFailure}. What `.nodes.<id>` reads.
     outputs: dict[str, Any] = Field(default_factory=dict)
     # Sizes of `outputs` as compact JSON, to bound what expressions read.
     sizes: dict[str, int] = Field(default_factory=dict)

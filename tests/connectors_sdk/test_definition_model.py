@@ -64,8 +64,6 @@ def test_durations_accept_seconds_and_serialise_as_seconds():
         "initial_interval": "0.5s",
         "backoff": 2.0,
         "max_interval": "120s",
-        "non_retryable_errors": [],
-        "total_timeout": None,
     }
     assert RetryPolicy.model_validate(policy.model_dump(mode="json")) == policy
 
@@ -212,3 +210,25 @@ def test_unreadable_files_name_the_file_and_line(tmp_path, name, text, message):
 def test_a_missing_file_is_unreadable(tmp_path):
     with pytest.raises(ConnectorError, match="cannot read"):
         load_definition_file(tmp_path / "nope.yaml")
+
+
+def test_fields_added_since_the_first_release_leave_the_canonical_form_alone():
+    # Definitions published before them keep their canonical form, hence their hash.
+    definition = WorkflowDefinition.model_validate(
+        {"apiVersion": "flowforge/v1", "name": "old", "nodes": [{"id": "a", "type": "x.y"}]}
+    )
+
+    node = definition.canonical()["nodes"][0]
+
+    assert set(node) == {
+        "id",
+        "type",
+        "config",
+        "inputs",
+        "secrets",
+        "retry",
+        "timeout",
+        "pool",
+        "title",
+    }
+    assert set(node["retry"]) == {"max_attempts", "initial_interval", "backoff", "max_interval"}

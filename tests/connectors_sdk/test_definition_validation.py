@@ -105,7 +105,10 @@ def test_unknown_node_type_lists_the_known_types(check):
     issue = only(check([{"id": "x", "type": "acme.nope"}]))
     assert (issue.node_id, issue.field) == ("x", "type")
     assert "unknown node type 'acme.nope'" in issue.message
-    assert "core.http, core.if, core.log, core.merge, core.switch, core.transform" in issue.message
+    assert (
+        "core.http, core.if, core.log, core.loop, core.map, core.merge, core.switch, core.transform"
+        in issue.message
+    )
 
 
 def test_missing_required_config(check):

@@ -15,7 +15,7 @@ from connectors_sdk import (
     NodeResult,
     default_registry,
 )
-from connectors_sdk.nodes import control, http, log
+from connectors_sdk.nodes import control, http, iteration, log
 from connectors_sdk.nodes.control import If
 from connectors_sdk.nodes.http import HttpRequest
 
@@ -176,6 +176,8 @@ def test_default_registry_loads_the_core_nodes_from_entry_points():
         "core.http",
         "core.if",
         "core.log",
+        "core.loop",
+        "core.map",
         "core.merge",
         "core.switch",
         "core.transform",
@@ -188,7 +190,7 @@ def test_every_built_in_node_type_is_declared_as_an_entry_point():
     declared = pyproject["project"]["entry-points"]["flowforge.nodes"]
     built_in = {
         value.type: f"{module.__name__}:{name}"
-        for module in (control, http, log)
+        for module in (control, http, iteration, log)
         for name, value in vars(module).items()
         if isinstance(value, type)
         and issubclass(value, Node)

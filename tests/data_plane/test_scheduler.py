@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from connectors_sdk import NodeRegistry, WorkflowDefinition
-from data_plane.workflows.plan import JoinMode, build_plan
+from connectors_sdk import JoinMode, NodeRegistry, WorkflowDefinition
+from data_plane.workflows.plan import build_plan
 from data_plane.workflows.scheduler import Topology, advance, record_failure
-from data_plane.workflows.state import NodeError, Outcome, RunState
+from data_plane.workflows.state import NodeFailure, Outcome, RunState
 
 
 def topology(nodes: list[str], edges: list[dict[str, Any]], **joins: JoinMode) -> Topology:
@@ -28,7 +28,7 @@ def succeed(state: RunState, node_id: str, port: str | None = None) -> None:
 
 
 def fail(top: Topology, state: RunState, node_id: str) -> None:
-    record_failure(top, state, NodeError(message="boom", type="T", attempts=1, node_id=node_id))
+    record_failure(top, state, NodeFailure(message="boom", type="T", attempts=1, node_id=node_id))
 
 
 def test_roots_start_first_and_successors_wait_for_their_sources() -> None:
@@ -73,7 +73,7 @@ def test_an_all_join_is_skipped_when_one_branch_did_not_arrive() -> None:
             {"from": "yes", "to": "join"},
             {"from": "no", "to": "join"},
         ],
-        join="all",
+        join=JoinMode.ALL,
     )
     state = RunState()
     succeed(state, "check", port="true")
@@ -87,7 +87,7 @@ def test_a_first_join_runs_when_the_first_branch_arrives() -> None:
     top = topology(
         ["a", "b", "join"],
         [{"from": "a", "to": "join"}, {"from": "b", "to": "join"}],
-        join="first",
+        join=JoinMode.FIRST,
     )
     state = RunState()
     succeed(state, "b")

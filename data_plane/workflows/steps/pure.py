@@ -1,5 +1,6 @@
-"""Nodes the interpreter evaluates itself (`core.if`, `core.transform`): no activity."""
+"""Nodes the interpreter evaluates itself (`plan.IN_WORKFLOW`): no activity."""
 
+from connectors_sdk import evaluate_node
 from data_plane.errors import OutputTooLargeError
 from data_plane.workflows.expressions import json_size
 from data_plane.workflows.plan import IN_WORKFLOW
@@ -15,10 +16,7 @@ async def run_pure(rt: Runtime, node_id: str) -> list[Settlement]:
     rt.emit("node.started", node.id, input=prepared.input)
     node_cls = IN_WORKFLOW[node.type]
     try:
-        result = node_cls().evaluate(
-            node_cls.Config.model_validate(prepared.config),
-            node_cls.Input.model_validate(prepared.input),
-        )
+        result = evaluate_node(node_cls, prepared.config, prepared.input)
     except Exception as exc:
         # Pure nodes only validate and compute; any error is the definition's or the data's.
         return [rt.failed(node, str(exc), type(exc).__name__)]

@@ -1,0 +1,59 @@
+"""Running one iteration of a body (a map item, a loop iteration) as a scope of its own.
+
+A body is a sub-graph of a `core.map` or `core.loop` node. Each iteration gets its own
+state, its iteration path (`<node id>#<index>` added to the enclosing scope's path), the
+extra names its expressions see, and the outputs of the enclosing scopes. Its output is
+the body's `output` expression, or {node id: output} of its sink nodes that ran, as for
+a run. Orchestration only; imported by the workflow.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from connectors_sdk import ExpressionError, WorkflowDefinition
+from data_plane.workflows.events import EventBuffer
+from data_plane.workflows.interpreter import Pacer, drive
+from data_plane.workflows.plan import ExecutionPlan
+from data_plane.workflows.runtime import RunInfo, Runtime, Scope
+from data_plane.workflows.state import RunState
+
+
+@dataclass(frozen=True)
+class IterationResult:
+    output: Any = None
+    # Why the iteration failed: a node failure no error edge of the body handled.
+    error: str | None = None
+
+
+def iteration_path(enclosing: str, node_id: str, index: int) -> str:
+    scope = f"{node_id}#{index}"
+    return f"{enclosing}/{scope}" if enclosing else scope
+
+
+async def run_iteration(
+    run: RunInfo,
+    body: WorkflowDefinition,
+    plan: ExecutionPlan,
+    scope: Scope,
+    events: EventBuffer,
+    pacer: Pacer,
+) -> IterationResult:
+    rt = Runtime(run, body, plan, RunState(), events, scope)
+    await drive(rt, pacer)
+    if rt.state.failure is not None:
+        return IterationResult(error=rt.state.failure)
+    if body.output is not None:
+        try:
+            return IterationResult(
+                output=await rt.evaluate(body.output, f"{scope.iteration}-output")
+            )
+        except ExpressionError as exc:
+            return IterationResult(error=f"body output: {exc}")
+    outputs = rt.state.outputs
+    return IterationResult(
+        output={
+            node.id: outputs[node.id]
+            for node in body.nodes
+            if not body.successors(node.id) and node.id in outputs
+        }
+    )

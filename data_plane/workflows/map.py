@@ -1,0 +1,73 @@
+"""`MapBatchWorkflow`: one batch of a map's items, each run through the map's body.
+
+A map's items run in child workflows of `steps.map.BATCH_SIZE` items each, so that no history
+holds more than one batch: a 10,000-item map is 100 children of the run's workflow, each
+with a history of a few hundred events, and the run's own history grows by a few events
+per child. Items of a batch run side by side, at most `concurrency` at once; results come
+back in item order. Orchestration only.
+"""
+
+import asyncio
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from connectors_sdk import WorkflowDefinition
+    from data_plane.messages import ItemFailure, MapBatchInput, MapBatchResult
+    from data_plane.workflows.bodies import IterationResult, iteration_path, run_iteration
+    from data_plane.workflows.events import EventBuffer
+    from data_plane.workflows.interpreter import Pacer
+    from data_plane.workflows.runtime import RunInfo, Scope
+    from data_plane.workflows.state import RunState
+
+
+@workflow.defn
+class MapBatchWorkflow:
+    @workflow.run
+    async def run(self, params: MapBatchInput) -> MapBatchResult:
+        run = RunInfo(
+            run_id=params.run_id,
+            pool=params.pool,
+            protocol=params.protocol,
+            max_output_bytes=params.max_output_bytes,
+            input=params.run_input,
+        )
+        body = WorkflowDefinition.model_validate(params.body)
+        events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
+        pacer = Pacer()
+        results: dict[int, IterationResult] = {}
+        slots = asyncio.Semaphore(params.concurrency)
+        stop = False
+
+        async def one(index: int, item: object) -> None:
+            nonlocal stop
+            async with slots:
+                if stop:
+                    return
+                scope = Scope(
+                    iteration=iteration_path(params.enclosing, params.node_id, index),
+                    input=item,
+                    context={"item": item, "index": index},
+                    outer=params.outer,
+                    outer_sizes=params.outer_sizes,
+                )
+                result = await run_iteration(run, body, params.plan, scope, events, pacer)
+                results[index] = result
+                if result.error is not None and not params.collect_failures:
+                    stop = True
+
+        first = params.first_index
+        await asyncio.gather(*(one(first + i, item) for i, item in enumerate(params.items)))
+        await events.drain()
+        failures = [
+            ItemFailure(index=i, error=r.error)
+            for i, r in sorted(results.items())
+            if r.error is not None
+        ]
+        return MapBatchResult(
+            results=[
+                results[first + i].output if first + i in results else None
+                for i in range(len(params.items))
+            ],
+            failures=failures,
+        )
