@@ -2,6 +2,12 @@
 
 Failures map onto `ConnectorExecutionError` here and only here (`_map_exceptions`):
 transport errors, 429 and 5xx answers are retryable; 4xx answers and bad URLs are not.
+Their codes (what `retry.non_retryable_errors` names): `http_status` for an answer's
+status, `http_unreachable` for the transport, `http_bad_url`, `http_bad_body`.
+
+Every request but GET and HEAD carries an `Idempotency-Key` header (unless the node sets
+one): the node execution's key, the same on every retry, so a server that honours it
+applies the request once however often it is sent.
 """
 
 import json
@@ -49,6 +55,9 @@ class HttpRequest(Node):
     async def run(self, ctx: NodeContext, config: Config, input: Input) -> Output:
         request = f"{config.method} {config.url}"
         headers = {**config.headers, **input.headers}
+        if config.method not in ("GET", "HEAD") and ctx.idempotency_key:
+            if not any(name.lower() == "idempotency-key" for name in headers):
+                headers["Idempotency-Key"] = ctx.idempotency_key
         content: str | None = None
         if isinstance(input.body, str):
             content = input.body
@@ -82,11 +91,15 @@ def _map_exceptions(request: str) -> Iterator[None]:
         yield
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise ConnectorExecutionError(
-            f"{request}: bad URL ({exc}); use an http:// or https:// URL", retryable=False
+            f"{request}: bad URL ({exc}); use an http:// or https:// URL",
+            retryable=False,
+            code="http_bad_url",
         ) from exc
     except httpx.TransportError as exc:
         raise ConnectorExecutionError(
-            f"{request} failed: {type(exc).__name__}: {exc}", retryable=True
+            f"{request} failed: {type(exc).__name__}: {exc}",
+            retryable=True,
+            code="http_unreachable",
         ) from exc
 
 
@@ -96,10 +109,11 @@ def _raise_for_status(request: str, response: httpx.Response) -> None:
         return
     detail = f"{request} -> {status} {response.reason_phrase}".rstrip()
     if status >= 500 or status == 429:
-        raise ConnectorExecutionError(detail, retryable=True)
+        raise ConnectorExecutionError(detail, retryable=True, code="http_status")
     raise ConnectorExecutionError(
         f"{detail}; fix the request, or set fail_on_status: false to handle it",
         retryable=False,
+        code="http_status",
     )
 
 
@@ -130,4 +144,5 @@ def _decode_body(request: str, response: httpx.Response) -> Any:
             f"{request} -> {response.status_code}: the body is declared {media_type} "
             f"but is not valid JSON ({exc})",
             retryable=False,
+            code="http_bad_body",
         ) from exc

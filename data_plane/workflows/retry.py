@@ -18,29 +18,50 @@ def temporal_policy(retry: DefinitionRetryPolicy, attempts_made: int = 0) -> Ret
         backoff_coefficient=retry.backoff,
         maximum_interval=longest,
         maximum_attempts=retry.max_attempts - attempts_made,
+        non_retryable_error_types=list(retry.non_retryable_errors) or None,
     )
 
 
-def failure_message(exc: ActivityError) -> str:
-    cause = exc.cause
+def retryable(retry: DefinitionRetryPolicy, error_type: str, says_retryable: bool) -> bool:
+    """Whether a failed attempt is retried, by the node's word and the definition's."""
+    return says_retryable and error_type not in retry.non_retryable_errors
+
+
+# What awaiting an activity raises when it failed: an ActivityError around the cause,
+# or, for a local activity in some cases (its last attempt's failure, a worker shutdown),
+# the cause itself.
+ActivityFailure = (ActivityError, ApplicationError)
+
+
+def _cause(exc: ActivityError | ApplicationError) -> BaseException:
+    return (exc.cause or exc) if isinstance(exc, ActivityError) else exc
+
+
+def failure_message(exc: ActivityError | ApplicationError) -> str:
+    cause = _cause(exc)
     if isinstance(cause, ApplicationError):
         return cause.message
-    return str(cause or exc)
+    return str(cause)
 
 
-def failure_type(exc: ActivityError) -> str:
-    cause = exc.cause
+def failure_type(exc: ActivityError | ApplicationError) -> str:
+    cause = _cause(exc)
     if isinstance(cause, ApplicationError):
         return cause.type or "ApplicationError"
     if isinstance(cause, TemporalTimeoutError):
         return "NodeTimedOut"
-    return type(cause or exc).__name__
+    return type(cause).__name__
 
 
-def attempts_used(exc: ActivityError, retry: DefinitionRetryPolicy) -> int:
+def attempts_used(exc: ActivityError | ApplicationError, retry: DefinitionRetryPolicy) -> int:
     # A timed-out attempt cannot report itself; timeouts are retried, so a run of them,
     # like a run of retryable errors, used every attempt.
-    used_all = exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED or isinstance(
-        exc.cause, TemporalTimeoutError
+    cause = _cause(exc)
+    if isinstance(cause, ApplicationError) and cause.non_retryable:
+        return 1
+    exhausted = isinstance(exc, ActivityError) and (
+        exc.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
     )
-    return retry.max_attempts if used_all else 1
+    if exhausted or isinstance(cause, TemporalTimeoutError) or isinstance(exc, ApplicationError):
+        return retry.max_attempts
+    return 1

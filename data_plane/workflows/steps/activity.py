@@ -2,13 +2,19 @@
 (lightweight nodes). Retries and timeouts are Temporal's, from the node's policy."""
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 from connectors_sdk import NodeSpec
 from data_plane.activities.nodes import NodeActivities
 from data_plane.messages import ChainStepFailure, RunNodeInput
 from data_plane.protocol import task_queue
-from data_plane.workflows.retry import attempts_used, failure_message, failure_type, temporal_policy
+from data_plane.workflows.retry import (
+    ActivityFailure,
+    attempts_used,
+    failure_message,
+    failure_type,
+    retryable,
+    temporal_policy,
+)
 from data_plane.workflows.runtime import NodeFailedError, Prepared, Runtime, Settlement
 
 
@@ -38,7 +44,9 @@ async def execute_activity(
     request = node_request(rt, node, prepared)
     if first_failure is not None:
         rt.emit("node.started", node.id, at=first_failure.started_at, input=prepared.input)
-        if not first_failure.retryable or retry.max_attempts == 1:
+        if not retryable(retry, first_failure.type, first_failure.retryable) or (
+            retry.max_attempts == 1
+        ):
             return rt.failed(node, first_failure.message, first_failure.type)
         rt.emit("node.retrying", node.id, error=first_failure.message)
         await workflow.sleep(retry.initial_interval)
@@ -56,6 +64,7 @@ async def execute_activity(
                 request,
                 activity_id=rt.key(node.id),
                 start_to_close_timeout=node.timeout,
+                schedule_to_close_timeout=retry.total_timeout,
                 retry_policy=policy,
             )
         else:
@@ -65,9 +74,10 @@ async def execute_activity(
                 activity_id=rt.key(node.id),
                 task_queue=task_queue(node.pool or rt.run.pool),
                 start_to_close_timeout=node.timeout,
+                schedule_to_close_timeout=retry.total_timeout,
                 retry_policy=policy,
             )
-    except ActivityError as exc:
+    except ActivityFailure as exc:
         rt.events.give_back(carried)
         return rt.failed(node, failure_message(exc), failure_type(exc), attempts_used(exc, retry))
     rt.events.observe(result.finished_at)

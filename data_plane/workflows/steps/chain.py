@@ -11,11 +11,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
 
 from connectors_sdk import NodeSpec
 from data_plane.activities.nodes import NodeActivities
 from data_plane.messages import ChainStepFailure, RunChainInput
+from data_plane.workflows.retry import ActivityFailure
 from data_plane.workflows.runtime import NodeFailedError, Prepared, Runtime, Settlement
 from data_plane.workflows.steps.activity import execute_activity, node_request
 
@@ -38,7 +38,7 @@ async def run_chain(rt: Runtime, head_id: str) -> list[Settlement]:
             start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
             retry_policy=RetryPolicy(maximum_attempts=1),
         )
-    except ActivityError:
+    except ActivityFailure:
         rt.events.give_back(carried)
         return await _one_by_one(rt, chain, prepared.config, prepared.input)
     settled: list[Settlement] = []
