@@ -55,9 +55,9 @@ class HttpRequest(Node):
     async def run(self, ctx: NodeContext, config: Config, input: Input) -> Output:
         request = f"{config.method} {config.url}"
         headers = {**config.headers, **input.headers}
-        if config.method not in ("GET", "HEAD") and ctx.idempotency_key:
-            if not any(name.lower() == "idempotency-key" for name in headers):
-                headers["Idempotency-Key"] = ctx.idempotency_key
+        keyed = any(name.lower() == "idempotency-key" for name in headers)
+        if config.method not in ("GET", "HEAD") and ctx.idempotency_key and not keyed:
+            headers["Idempotency-Key"] = ctx.idempotency_key
         content: str | None = None
         if isinstance(input.body, str):
             content = input.body
