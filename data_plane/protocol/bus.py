@@ -1,5 +1,6 @@
 """The NATS link of either plane: one supervised connection, size-checked publishes,
-the pull loop, dead letters, and the provisioning of streams and consumers.
+the pull loop, dead letters, and the provisioning of streams, consumers and the artefact
+bucket.
 
 Three rules keep one bad message from cutting a process off the bus:
 
@@ -34,6 +35,7 @@ from data_plane.protocol.topology import (
     RUNS_STREAM,
     RUNS_STREAM_CONFIG,
     agent_consumer_config,
+    artefact_stream_config,
     events_stream,
     ingest_consumer_config,
     pool_streams,
@@ -307,14 +309,18 @@ async def dead_letter(bus: Bus, subject: str, message: Msg, reason: str, error: 
     await bus.publish(subject, data, headers=headers)
 
 
-async def provision_pools(js: JetStreamContext, pools: Iterable[str]) -> None:
-    """Create the streams and consumers of the bus and of each pool, where missing.
+async def provision_pools(
+    js: JetStreamContext, pools: Iterable[str], artefacts: StreamConfig | None = None
+) -> None:
+    """Create the streams and consumers of the bus and of each pool, and the artefact
+    bucket (`artefacts`, by default `artefact_stream_config()`), where missing.
 
     Only the control plane may: pools have no right to the JetStream API beyond pulling
-    from their own consumer. Existing streams and consumers keep their settings (an
-    operator may have tuned them).
+    from their own consumer and reading artefacts. Existing streams and consumers keep
+    their settings (an operator may have tuned them).
     """
     await _ensure_stream(js, RUNS_STREAM_CONFIG)
+    await _ensure_stream(js, artefacts or artefact_stream_config())
     for pool in pools:
         for config in pool_streams(pool):
             await _ensure_stream(js, config)
