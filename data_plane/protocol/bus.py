@@ -320,19 +320,27 @@ async def provision_pools(
     their settings (an operator may have tuned them).
     """
     await _ensure_stream(js, RUNS_STREAM_CONFIG)
-    await _ensure_stream(js, artefacts or artefact_stream_config())
     for pool in pools:
         for config in pool_streams(pool):
             await _ensure_stream(js, config)
         await _ensure_consumer(js, RUNS_STREAM, agent_consumer_config(pool))
         await _ensure_consumer(js, events_stream(pool), ingest_consumer_config())
+    # Last: the agents and the ingest wait for the streams and consumers above.
+    artefacts = artefacts or artefact_stream_config()
+    if (await _ensure_stream(js, artefacts)).allow_rollup_hdrs:
+        logger.warning(
+            "the artefact stream %s accepts roll-up headers: any pool could empty it with "
+            "one message; turn them off (allow_rollup_hdrs false, see docs/operations.md)",
+            artefacts.name,
+        )
 
 
-async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamConfig:
+    """The configuration of the stream, created with `config` if it did not exist."""
     try:
-        await js.stream_info(str(config.name))
+        return (await js.stream_info(str(config.name))).config
     except NotFoundError:
-        await js.add_stream(config)
+        return (await js.add_stream(config)).config
 
 
 async def _ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:

@@ -225,11 +225,12 @@ async def test_an_artefact_whose_chunks_are_gone_is_not_found_and_stored_again(
     assert await store.get(ref) == data
 
 
-async def test_an_artefact_a_hostile_pool_pointed_elsewhere_is_corrupt(
+async def test_an_artefact_a_hostile_pool_pointed_elsewhere_is_corrupt_until_purged(
     bucket: Bucket, open_store: Any
 ) -> None:
     store = await open_store()
-    genuine = await store.put(os.urandom(200_000))
+    data = os.urandom(200_000)
+    genuine = await store.put(data)
     other = await store.put(os.urandom(200_000))
     async with connected(bucket, bucket.pool) as nc:
         js = nc.jetstream()
@@ -248,9 +249,13 @@ async def test_an_artefact_a_hostile_pool_pointed_elsewhere_is_corrupt(
     assert info.value.code == "ArtefactCorrupt"
     assert genuine.digest in str(info.value)
     assert "do not have its digest" in str(info.value)
-    assert f"purge the subject {artefact_meta_subject(bucket.name, genuine.sha256)}" in str(
-        info.value
-    )
+    description = artefact_meta_subject(bucket.name, genuine.sha256)
+    assert f"purge the subject {description}" in str(info.value)
+    # The fix the error names.
+    async with connected(bucket, bucket.control_plane) as nc:
+        await nc.jetstream().purge_stream(bucket.stream, subject=description)
+    assert await store.put(data) == genuine
+    assert await store.get(genuine) == data
 
 
 async def test_an_artefact_hidden_by_a_deletion_marker_is_stored_again(
@@ -356,6 +361,19 @@ async def test_a_pool_cannot_delete_purge_roll_up_or_consume_the_bucket(
     assert len(violations) == 5, refusals
     assert await messages_in(bucket) == before
     assert len(await store.get(ref)) == 200_000
+
+
+async def test_the_control_plane_warns_of_a_bucket_that_accepts_roll_ups(
+    bucket: Bucket, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with connected(bucket, bucket.control_plane) as nc:
+        js = nc.jetstream()
+        await js.delete_stream(bucket.stream)
+        await js.create_object_store(bucket.name)  # a stock object store, as `nats object add`
+
+        await provision_pools(js, [], artefact_stream_config(bucket.name))
+
+    assert f"the artefact stream {bucket.stream} accepts roll-up headers" in caplog.text
 
 
 @pytest.mark.parametrize(
