@@ -4,7 +4,8 @@ Each artefact is an object of the bucket (`FF_ARTEFACTS` by default) named by it
 hex digest, in the layout every NATS client reads (`js.object_store(...).get(...)`, the
 `nats object` tools): chunks on `$O.<bucket>.C.<nuid>`, then a description on
 `$O.<bucket>.M.<name>` that names them. Two differences from nats-py's own `put` and
-`get`, both for the permissions a pool has (`topology.pool_permissions`):
+`get`, both so that a pool can use the bucket without the means to harm it
+(`topology.pool_permissions`):
 
 - writing never sends a roll-up header (the bucket refuses them: see
   `topology.artefact_stream_config`) and never purges; an object is written once, and a
