@@ -32,7 +32,12 @@ from control_plane.request_body import RequestBodyError, read_checked_body
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import load_or_create_signing_key
 from control_plane.workspaces.service import ensure_default_project
-from data_plane.protocol import CONTROL_PLANE_INBOX, Bus, provision_pools
+from data_plane.protocol import (
+    CONTROL_PLANE_INBOX,
+    Bus,
+    artefact_stream_config,
+    provision_pools,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +120,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         endpoint.bus = bus
         stop = asyncio.Event()
         tasks = [
-            asyncio.create_task(
-                _provision(bus, settings.all_pools, endpoint.provisioned), name="provision"
-            ),
+            asyncio.create_task(_provision(bus, settings, endpoint.provisioned), name="provision"),
             asyncio.create_task(ingestor.run(stop), name="event-ingest"),
             asyncio.create_task(
                 dispatcher.sweep_forever(settings.redispatch_interval), name="dispatch-sweep"
@@ -154,12 +157,19 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
     )
 
 
-async def _provision(bus: Bus, pools: list[str], done: asyncio.Event) -> None:
-    """Create the streams and consumers of `pools` as soon as the bus is there."""
+async def _provision(bus: Bus, settings: ControlPlaneSettings, done: asyncio.Event) -> None:
+    """Create the streams and consumers of the pools, and the artefact bucket, as soon as
+    the bus is there."""
+    pools = settings.all_pools
+    artefacts = artefact_stream_config(
+        settings.artefact_bucket,
+        max_age=settings.artefact_max_age_days * 24 * 3600,
+        max_bytes=settings.artefact_bucket_max_bytes,
+    )
     while True:
         if bus.connected:
             try:
-                await provision_pools(bus.js, pools)
+                await provision_pools(bus.js, pools, artefacts)
             except Exception:
                 logger.exception("could not create the streams of pools %s; retrying", pools)
             else:

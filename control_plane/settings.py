@@ -8,7 +8,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from control_plane.limits import LimitSettings
-from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN
+from data_plane.protocol import (
+    ARTEFACT_BUCKET,
+    BUCKET_PATTERN,
+    DEFAULT_MAX_ARTEFACT_BYTES,
+    DEFAULT_POOL,
+    POOL_PATTERN,
+    ArtefactStoreKind,
+)
 
 
 class ControlPlaneSettings(BaseSettings):
@@ -51,6 +58,36 @@ class ControlPlaneSettings(BaseSettings):
     )
     redispatch_interval: float = Field(
         5.0, description="Seconds between sweeps that re-publish runs never acknowledged by NATS."
+    )
+    artefact_store: ArtefactStoreKind = Field(
+        "nats",
+        description="Where values too large to travel inline are kept: 'nats', the "
+        "JetStream object store of the NATS server above (the only kind so far).",
+    )
+    artefact_bucket: str = Field(
+        ARTEFACT_BUCKET,
+        pattern=BUCKET_PATTERN,
+        description="The object store bucket of artefacts, created at start if missing; "
+        "the same in every pool, and the one the NATS credentials were issued for.",
+    )
+    artefact_max_bytes: int = Field(
+        DEFAULT_MAX_ARTEFACT_BYTES,
+        gt=0,
+        description="Largest artefact the control plane stores or reads, in bytes.",
+    )
+    artefact_max_age_days: float = Field(
+        0.0,
+        ge=0,
+        description="How long the bucket keeps an artefact, in days (0: until removed). "
+        "Applied when the bucket is created. A value stored again is not rewritten, so "
+        "its age counts from its first store: keep this well above the longest run.",
+    )
+    artefact_bucket_max_bytes: int = Field(
+        -1,
+        ge=-1,
+        description="Most bytes the bucket may hold (-1: as much as JetStream allows); a "
+        "full bucket refuses new artefacts (ArtefactStoreFull). Applied when the bucket "
+        "is created.",
     )
     limits: LimitSettings = Field(
         default_factory=LimitSettings,

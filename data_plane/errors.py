@@ -6,7 +6,13 @@ DataPlaneError
  ├── BusUnavailableError       not connected to NATS at the moment
  ├── MessageTooLargeError      a message over the server's maximum payload
  ├── OutputTooLargeError       a node output over the inline limit (fails the node)
- └── ExpressionLimitError      an expression over its time, memory or output limit
+ ├── ExpressionLimitError      an expression over its time, memory or output limit
+ └── ArtefactError             a large value could not be stored or read
+      ├── ArtefactNotFoundError          never stored, expired or removed
+      ├── ArtefactCorruptError           the stored bytes do not match the reference
+      ├── ArtefactTooLargeError          over the artefact limit (never retried)
+      ├── ArtefactStoreFullError         the store is out of room
+      └── ArtefactStoreUnavailableError  the store cannot be reached now (retry)
 """
 
 from typing import TYPE_CHECKING
@@ -78,3 +84,66 @@ class ExpressionLimitError(DataPlaneError):
     def __init__(self, message: str, limit: str) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class ArtefactError(DataPlaneError):
+    """An artefact (a value kept by reference) could not be stored or read."""
+
+    code = "ArtefactError"
+
+
+class ArtefactNotFoundError(ArtefactError):
+    code = "ArtefactNotFound"
+
+    def __init__(self, ref: str, bucket: str, reason: str = "it is not there") -> None:
+        super().__init__(
+            f"artefact {ref} cannot be read from the bucket {bucket!r}: {reason}. It was "
+            "never stored there, has outlived the bucket's age limit, or was removed; check "
+            "that the control plane and every pool name the same bucket "
+            "(FLOWFORGE_CP_ARTEFACT_BUCKET, FLOWFORGE_DP_ARTEFACT_BUCKET), then run the node "
+            "that produced it again"
+        )
+
+
+class ArtefactCorruptError(ArtefactError):
+    """The stored bytes are not those the reference names; reading again gives the same."""
+
+    code = "ArtefactCorrupt"
+
+    def __init__(self, ref: str, bucket: str, reason: str, fix: str) -> None:
+        super().__init__(
+            f"artefact {ref} in the bucket {bucket!r} is corrupt: {reason}; {fix}, then run "
+            "the node that produced it again"
+        )
+
+
+class ArtefactTooLargeError(ArtefactError):
+    """Over the artefact limit; it would be again, so it is never retried."""
+
+    code = "ArtefactTooLarge"
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{what} of {size} bytes is over the artefact limit of {limit} bytes "
+            "(FLOWFORGE_DP_ARTEFACT_MAX_BYTES, FLOWFORGE_CP_ARTEFACT_MAX_BYTES); produce "
+            "less, e.g. split the work with a map, or raise the limit"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class ArtefactStoreFullError(ArtefactError):
+    code = "ArtefactStoreFull"
+
+    def __init__(self, ref: str, bucket: str) -> None:
+        super().__init__(
+            f"the bucket {bucket!r} is full: artefact {ref} was not stored. Raise the "
+            f"maximum bytes of its stream OBJ_{bucket} (FLOWFORGE_CP_ARTEFACT_BUCKET_MAX_BYTES "
+            "sets it for a new bucket) or shorten its age limit"
+        )
+
+
+class ArtefactStoreUnavailableError(ArtefactError):
+    """The store cannot be reached right now; the caller retries later."""
+
+    code = "ArtefactStoreUnavailable"

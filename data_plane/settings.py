@@ -9,7 +9,15 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from data_plane.errors import SettingsError
-from data_plane.protocol import DEFAULT_POOL, POOL_PATTERN, key_id_of
+from data_plane.protocol import (
+    ARTEFACT_BUCKET,
+    BUCKET_PATTERN,
+    DEFAULT_MAX_ARTEFACT_BYTES,
+    DEFAULT_POOL,
+    POOL_PATTERN,
+    ArtefactStoreKind,
+    key_id_of,
+)
 
 
 class DataPlaneSettings(BaseSettings):
@@ -36,6 +44,23 @@ class DataPlaneSettings(BaseSettings):
         gt=0,
         description="Largest node output carried inline (canonical JSON bytes); a node "
         "whose output is larger fails without retrying.",
+    )
+    artefact_store: ArtefactStoreKind = Field(
+        "nats",
+        description="Where values too large to travel inline are kept: 'nats', the "
+        "JetStream object store of the NATS server above (the only kind so far).",
+    )
+    artefact_bucket: str = Field(
+        ARTEFACT_BUCKET,
+        pattern=BUCKET_PATTERN,
+        description="The object store bucket of artefacts; the same in the control plane "
+        "and every pool, and the one this pool's NATS credentials were issued for.",
+    )
+    artefact_max_bytes: int = Field(
+        DEFAULT_MAX_ARTEFACT_BYTES,
+        gt=0,
+        description="Largest artefact this process stores or reads, in bytes; a larger "
+        "value is refused (ArtefactTooLarge) and never retried.",
     )
     heartbeat_path: Path | None = Field(
         None,

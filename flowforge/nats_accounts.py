@@ -28,7 +28,12 @@ from typing import Any
 import nats
 import nkeys
 
-from data_plane.protocol import Permissions, control_plane_permissions, pool_permissions
+from data_plane.protocol import (
+    ARTEFACT_BUCKET,
+    Permissions,
+    control_plane_permissions,
+    pool_permissions,
+)
 from flowforge.private_files import write_private
 
 CONTROL_PLANE = "control-plane"
@@ -155,18 +160,24 @@ class BusAuthority:
             claims["revocations"] = dict(self._keys.revocations)
         return encode_jwt(self.account_public_key, "FLOWFORGE", claims, self._keys.operator)
 
-    def control_plane_credentials(self) -> Path:
-        return self.credentials(CONTROL_PLANE, control_plane_permissions())
+    def control_plane_credentials(self, artefact_bucket: str = ARTEFACT_BUCKET) -> Path:
+        return self.credentials(CONTROL_PLANE, control_plane_permissions(artefact_bucket))
 
-    def pool_credentials(self, pool: str) -> Path:
-        return self.credentials(pool_identity(pool), pool_permissions(pool))
+    def pool_credentials(self, pool: str, artefact_bucket: str = ARTEFACT_BUCKET) -> Path:
+        return self.credentials(pool_identity(pool), pool_permissions(pool, artefact_bucket))
 
     def credentials(self, name: str, permissions: Permissions) -> Path:
         """The credentials file of identity `name`, minted with `permissions` if it has
-        none yet (or its keys were revoked)."""
+        none yet, its keys were revoked, or it was issued other permissions (an upgrade
+        that gave the role more subjects; the older file keeps working until revoked)."""
         path = self.directory / "creds" / f"{name}.creds"
         current = self._keys.issued.get(name, [])
-        if path.exists() and current and current[-1] not in self._keys.revocations:
+        if (
+            path.exists()
+            and current
+            and current[-1] not in self._keys.revocations
+            and _permissions_of(path) == permissions
+        ):
             return path
         seed = _new_seed(nkeys.PREFIX_BYTE_USER)
         claims = {
@@ -235,6 +246,20 @@ class BusAuthority:
             "revocations": keys.revocations,
         }
         write_private(self.directory / "keys.json", json.dumps(data, indent=2))
+
+
+def _permissions_of(credentials: Path) -> Permissions | None:
+    """The permissions a credentials file's user JWT carries (None if unreadable)."""
+    lines = credentials.read_text().splitlines()
+    try:
+        body = lines[lines.index("-----BEGIN NATS USER JWT-----") + 1].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return Permissions(
+            publish=tuple(claims["nats"]["pub"]["allow"]),
+            subscribe=tuple(claims["nats"]["sub"]["allow"]),
+        )
+    except (ValueError, IndexError, KeyError, TypeError):
+        return None
 
 
 def _creds_file(user_jwt: str, seed: str) -> str:

@@ -3,9 +3,20 @@
 The control plane imports only this package of the data plane, and it imports no
 `temporalio`. `models` holds the messages, `statuses` the status vocabulary, `signing`
 the descriptor signatures, `topology` the names on the bus and who may use them, `bus` the
-NATS link itself.
+NATS link itself, `artefacts` the references that stand in for large values and the
+store interface, `object_store` that store on the bus's JetStream.
 """
 
+from data_plane.protocol.artefacts import (
+    ARTEFACT_KEY,
+    BYTES_MEDIA_TYPE,
+    DEFAULT_MAX_ARTEFACT_BYTES,
+    JSON_MEDIA_TYPE,
+    ArtefactRef,
+    ArtefactStore,
+    ArtefactStoreKind,
+    as_artefact_ref,
+)
 from data_plane.protocol.bus import (
     Bus,
     batches,
@@ -27,6 +38,7 @@ from data_plane.protocol.models import (
     SignedEnvelope,
     execution_key,
 )
+from data_plane.protocol.object_store import NatsArtefactStore
 from data_plane.protocol.signing import key_id_of, sign_descriptor, verify_descriptor
 from data_plane.protocol.statuses import (
     TERMINAL_NODE_STATUSES,
@@ -36,11 +48,15 @@ from data_plane.protocol.statuses import (
     RunStatus,
 )
 from data_plane.protocol.topology import (
+    ARTEFACT_BUCKET,
+    BUCKET_PATTERN,
     CONTROL_PLANE_INBOX,
     INGEST_CONSUMER,
     RUNS_STREAM,
     Permissions,
     agent_consumer,
+    artefact_stream,
+    artefact_stream_config,
     control_plane_permissions,
     dead_events_subject,
     dead_runs_subject,
@@ -54,9 +70,15 @@ from data_plane.protocol.topology import (
 )
 
 __all__ = [
+    "ARTEFACT_BUCKET",
+    "ARTEFACT_KEY",
+    "BUCKET_PATTERN",
+    "BYTES_MEDIA_TYPE",
     "CONTROL_PLANE_INBOX",
+    "DEFAULT_MAX_ARTEFACT_BYTES",
     "DEFAULT_POOL",
     "INGEST_CONSUMER",
+    "JSON_MEDIA_TYPE",
     "MAX_ITERATION_LENGTH",
     "MAX_NODE_ID_LENGTH",
     "POOL_PATTERN",
@@ -65,9 +87,13 @@ __all__ = [
     "SUPPORTED_PROTOCOLS",
     "TERMINAL_NODE_STATUSES",
     "TERMINAL_RUN_STATUSES",
+    "ArtefactRef",
+    "ArtefactStore",
+    "ArtefactStoreKind",
     "Bus",
     "EventBatch",
     "EventKind",
+    "NatsArtefactStore",
     "NodeStatus",
     "Permissions",
     "RunDescriptor",
@@ -75,6 +101,9 @@ __all__ = [
     "RunStatus",
     "SignedEnvelope",
     "agent_consumer",
+    "artefact_stream",
+    "artefact_stream_config",
+    "as_artefact_ref",
     "batches",
     "consume",
     "control_plane_permissions",

@@ -1,5 +1,6 @@
 """The NATS link of either plane: one supervised connection, size-checked publishes,
-the pull loop, dead letters, and the provisioning of streams and consumers.
+the pull loop, dead letters, and the provisioning of streams, consumers and the artefact
+bucket.
 
 Three rules keep one bad message from cutting a process off the bus:
 
@@ -34,6 +35,7 @@ from data_plane.protocol.topology import (
     RUNS_STREAM,
     RUNS_STREAM_CONFIG,
     agent_consumer_config,
+    artefact_stream_config,
     events_stream,
     ingest_consumer_config,
     pool_streams,
@@ -307,12 +309,15 @@ async def dead_letter(bus: Bus, subject: str, message: Msg, reason: str, error: 
     await bus.publish(subject, data, headers=headers)
 
 
-async def provision_pools(js: JetStreamContext, pools: Iterable[str]) -> None:
-    """Create the streams and consumers of the bus and of each pool, where missing.
+async def provision_pools(
+    js: JetStreamContext, pools: Iterable[str], artefacts: StreamConfig | None = None
+) -> None:
+    """Create the streams and consumers of the bus and of each pool, and the artefact
+    bucket (`artefacts`, by default `artefact_stream_config()`), where missing.
 
     Only the control plane may: pools have no right to the JetStream API beyond pulling
-    from their own consumer. Existing streams and consumers keep their settings (an
-    operator may have tuned them).
+    from their own consumer and reading artefacts. Existing streams and consumers keep
+    their settings (an operator may have tuned them).
     """
     await _ensure_stream(js, RUNS_STREAM_CONFIG)
     for pool in pools:
@@ -320,13 +325,22 @@ async def provision_pools(js: JetStreamContext, pools: Iterable[str]) -> None:
             await _ensure_stream(js, config)
         await _ensure_consumer(js, RUNS_STREAM, agent_consumer_config(pool))
         await _ensure_consumer(js, events_stream(pool), ingest_consumer_config())
+    # Last: the agents and the ingest wait for the streams and consumers above.
+    artefacts = artefacts or artefact_stream_config()
+    if (await _ensure_stream(js, artefacts)).allow_rollup_hdrs:
+        logger.warning(
+            "the artefact stream %s accepts roll-up headers: any pool could empty it with "
+            "one message; turn them off (allow_rollup_hdrs false, see docs/operations.md)",
+            artefacts.name,
+        )
 
 
-async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamConfig:
+    """The configuration of the stream, created with `config` if it did not exist."""
     try:
-        await js.stream_info(str(config.name))
+        return (await js.stream_info(str(config.name))).config
     except NotFoundError:
-        await js.add_stream(config)
+        return (await js.add_stream(config)).config
 
 
 async def _ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:

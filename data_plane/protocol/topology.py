@@ -7,15 +7,18 @@ credentials from the permissions, and both planes address messages with the same
     FF_RUNS          ff.runs.<pool>                          the control plane only
     FF_EVENTS_<pool> ff.events.<pool>                        that pool only
     FF_DEAD_<pool>   ff.dead.runs.<pool>, ff.dead.events.<pool>  that pool / the control plane
+    OBJ_<bucket>     $O.<bucket>.C.>, $O.<bucket>.M.>        every pool and the control plane
+                     (the artefact bucket, FF_ARTEFACTS by default: see `artefact_stream_config`)
 
 Each pool has its own event stream because JetStream deduplicates message ids across a
 whole stream: in a shared stream one pool could publish under an id another pool is
 about to use, and the genuine message would be dropped as a duplicate.
 """
 
+import base64
 from dataclasses import dataclass
 
-from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
 
 RUNS_STREAM = "FF_RUNS"
 WEEK = 7 * 24 * 3600.0
@@ -70,6 +73,26 @@ def task_queue(pool: str) -> str:
     return f"flowforge-{pool}"
 
 
+ARTEFACT_BUCKET = "FF_ARTEFACTS"
+# A bucket names a stream and a subject token, as a pool does.
+BUCKET_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+def artefact_stream(bucket: str) -> str:
+    """The stream of an object store bucket (the layout every NATS client reads)."""
+    return f"OBJ_{bucket}"
+
+
+def artefact_chunks_subject(bucket: str, nuid: str) -> str:
+    """Where the chunks of one stored object are, in order."""
+    return f"$O.{bucket}.C.{nuid}"
+
+
+def artefact_meta_subject(bucket: str, name: str) -> str:
+    """Where the description of the object called `name` is (its last message counts)."""
+    return f"$O.{bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+
+
 RUNS_STREAM_CONFIG = StreamConfig(
     name=RUNS_STREAM, subjects=["ff.runs.>"], max_age=WEEK, duplicate_window=DUPLICATE_WINDOW
 )
@@ -89,6 +112,29 @@ def pool_streams(pool: str) -> list[StreamConfig]:
             max_age=4 * WEEK,
         ),
     ]
+
+
+def artefact_stream_config(
+    bucket: str = ARTEFACT_BUCKET, max_age: float = 0.0, max_bytes: int = -1
+) -> StreamConfig:
+    """The artefact bucket: an object store bucket that refuses roll-up headers.
+
+    `js.create_object_store` would allow them, and then any identity that may write an
+    object's description could wipe the whole bucket with one `Nats-Rollup: all` message.
+    Without roll-ups, writers only add messages; a content-addressed object is written once
+    and never needs replacing. `max_age` 0 and `max_bytes` -1 mean no limit.
+    """
+    return StreamConfig(
+        name=artefact_stream(bucket),
+        description="FlowForge artefacts: values too large to travel inline, by SHA-256",
+        subjects=[f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+        max_age=max_age,
+        max_bytes=max_bytes,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        allow_rollup_hdrs=False,
+        allow_direct=True,
+    )
 
 
 def agent_consumer_config(pool: str) -> ConsumerConfig:
@@ -114,28 +160,47 @@ class Permissions:
     subscribe: tuple[str, ...]
 
 
-def pool_permissions(pool: str) -> Permissions:
-    """A pool's agents and workers: pull its own descriptors, report its own events.
+def _artefact_writes(bucket: str) -> tuple[str, ...]:
+    return (f"$O.{bucket}.C.>", f"$O.{bucket}.M.>")
+
+
+def pool_permissions(pool: str, artefact_bucket: str = ARTEFACT_BUCKET) -> Permissions:
+    """A pool's agents and workers: pull its own descriptors, report its own events, store
+    and read artefacts.
 
     No other JetStream API: a pool cannot create streams or consumers (a consumer of its
-    own choosing could read another pool's descriptors); the control plane creates them.
+    own choosing could read another pool's descriptors, and a push consumer delivers to
+    any subject its creator names, even one the creator may not publish to); the control
+    plane creates them. So artefacts are read message by message (`STREAM.MSG.GET`), not
+    through a consumer, and a pool cannot delete, purge or edit the artefact bucket.
     """
     consumer = f"{RUNS_STREAM}.{agent_consumer(pool)}"
+    artefacts = artefact_stream(artefact_bucket)
     return Permissions(
         publish=(
             events_subject(pool),
             dead_runs_subject(pool),
             f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
             f"$JS.ACK.{consumer}.>",
+            *_artefact_writes(artefact_bucket),
+            f"$JS.API.STREAM.INFO.{artefacts}",
+            f"$JS.API.STREAM.MSG.GET.{artefacts}",
         ),
         subscribe=(f"{pool_inbox(pool)}.>",),
     )
 
 
-def control_plane_permissions() -> Permissions:
+def control_plane_permissions(artefact_bucket: str = ARTEFACT_BUCKET) -> Permissions:
     """The control plane: the only publisher of descriptors, and JetStream's administrator
-    (it provisions every stream and consumer). It never publishes events."""
+    (it provisions every stream and consumer). It never publishes events; it may store
+    artefacts (a run input too large to travel inline) and read them all."""
     return Permissions(
-        publish=("ff.runs.>", "ff.dead.>", "$JS.API.>", "$JS.ACK.>"),
+        publish=(
+            "ff.runs.>",
+            "ff.dead.>",
+            "$JS.API.>",
+            "$JS.ACK.>",
+            *_artefact_writes(artefact_bucket),
+        ),
         subscribe=(f"{CONTROL_PLANE_INBOX}.>",),
     )

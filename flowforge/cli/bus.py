@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from data_plane.protocol import POOL_PATTERN
+from data_plane.protocol import ARTEFACT_BUCKET, BUCKET_PATTERN, POOL_PATTERN
 from flowforge.cli.client import fail
 from flowforge.nats_accounts import CONTROL_PLANE, BusAuthority, pool_identity
 
@@ -48,16 +48,29 @@ def init(
 
 
 @app.command("credentials")
-def credentials(keys_dir: KeysDir, pool: Pool = None, control_plane: ControlPlane = False) -> None:
-    """Print the path of an identity's credentials file, minting it if it has none.
+def credentials(
+    keys_dir: KeysDir,
+    pool: Pool = None,
+    control_plane: ControlPlane = False,
+    artefact_bucket: Annotated[
+        str,
+        typer.Option(
+            help="The artefact bucket the identity may use (FLOWFORGE_*_ARTEFACT_BUCKET)."
+        ),
+    ] = ARTEFACT_BUCKET,
+) -> None:
+    """Print the path of an identity's credentials file, minting it if it has none or its
+    permissions changed (after an upgrade: deploy the new file).
 
     Example: flowforge bus credentials --dir /etc/flowforge/bus --pool onprem
     """
+    if not re.fullmatch(BUCKET_PATTERN, artefact_bucket):
+        fail(f"--artefact-bucket {artefact_bucket!r}: letters, digits, '_' and '-' only")
     authority = BusAuthority.load_or_create(keys_dir)
     if control_plane:
-        typer.echo(authority.control_plane_credentials())
+        typer.echo(authority.control_plane_credentials(artefact_bucket))
     else:
-        typer.echo(authority.pool_credentials(_pool(pool)))
+        typer.echo(authority.pool_credentials(_pool(pool), artefact_bucket))
 
 
 @app.command("revoke")
