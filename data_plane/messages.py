@@ -153,3 +153,48 @@ class MapBatchResult(BaseModel):
     # In item order; None for an item that failed or did not run.
     results: list[Any]
     failures: list[ItemFailure] = Field(default_factory=list)
+
+
+class LoopProgress(BaseModel):
+    """Where a loop stands, carried whole when its workflow continues as new."""
+
+    # Iterations done so far.
+    count: int = 0
+    # The output of the last iteration done; the loop node's input before the first.
+    previous: Any = None
+    outputs: list[Any] | None = None
+
+
+class LoopInput(BaseModel):
+    """A loop to run through its body (see `workflows/loop.py`)."""
+
+    run_id: str
+    pool: str
+    protocol: int
+    max_output_bytes: int
+    run_input: Any = None
+    node_id: str
+    enclosing: str = ""
+    body: dict[str, Any]
+    plan: ExecutionPlan
+    max_iterations: int
+    # The condition as written (an expression, usually), and whether holding stops the
+    # loop (`until`) or continues it (`while`); None: run max_iterations times.
+    condition: Any = None
+    stop_when: bool = True
+    wait_seconds: float | None = None
+    collect: bool = False
+    outer: dict[str, Any] = Field(default_factory=dict)
+    outer_sizes: dict[str, int] = Field(default_factory=dict)
+    progress: LoopProgress = Field(default_factory=LoopProgress)
+    history_limit: int = Field(5_000, ge=100)
+
+
+class LoopResult(BaseModel):
+    count: int
+    last: Any = None
+    # The loop ran max_iterations times without its condition ending it.
+    exhausted: bool = False
+    outputs: list[Any] | None = None
+    # Why an iteration failed (a failure its body did not handle).
+    error: str | None = None

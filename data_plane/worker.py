@@ -17,6 +17,7 @@ from data_plane.outbox import EventOutbox
 from data_plane.protocol import Bus, pool_inbox, task_queue
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
 from data_plane.workflows.dag import DagRunWorkflow
+from data_plane.workflows.loop import LoopWorkflow
 from data_plane.workflows.map import MapBatchWorkflow
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue(pool),
-        workflows=[DagRunWorkflow, MapBatchWorkflow],
+        workflows=[DagRunWorkflow, MapBatchWorkflow, LoopWorkflow],
         activities=[
             activities.run_node,
             activities.run_chain,

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from data_plane.messages import DagRunInput, DagRunResult
     from data_plane.protocol import EventKind
     from data_plane.workflows.events import EventBuffer
-    from data_plane.workflows.interpreter import Pacer, drive
+    from data_plane.workflows.interpreter import Pacer, drive, history_full
     from data_plane.workflows.legacy import LegacyInterpreter
     from data_plane.workflows.plan import ExecutionPlan
     from data_plane.workflows.runtime import RunInfo, Runtime
@@ -75,7 +75,7 @@ class DagRunWorkflow:
         return DagRunResult(status="SUCCEEDED", output=output)
 
     async def _interpret(self, rt: Runtime, params: DagRunInput) -> Any:
-        finished = await drive(rt, Pacer(), hold=lambda: _history_full(params.history_limit))
+        finished = await drive(rt, Pacer(), hold=lambda: history_full(params.history_limit))
         if not finished:
             await rt.events.drain()
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -116,8 +116,3 @@ class DagRunWorkflow:
         attempt = workflow.info().get_current_history_length()
         events.emit("run.stalled", error=message, attempt=attempt)
         await events.drain()
-
-
-def _history_full(limit: int) -> bool:
-    info = workflow.info()
-    return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()

@@ -35,6 +35,12 @@ class Pacer:
         self._pause = None
 
 
+def history_full(limit: int) -> bool:
+    """Whether the workflow should continue as new at its next quiet moment."""
+    info = workflow.info()
+    return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()
+
+
 def _never() -> bool:
     return False
 

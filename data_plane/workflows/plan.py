@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from connectors_sdk import JoinMode, Node, NodeRegistry, NodeSpec, WorkflowDefinition
 from connectors_sdk.nodes.control import If, Merge, Switch, Transform
-from connectors_sdk.nodes.iteration import Map
+from connectors_sdk.nodes.iteration import Loop, Map
 from data_plane.workflows.chains import find_chains
 
 # How one node executes (see `workflows/steps/`):
@@ -23,14 +23,15 @@ from data_plane.workflows.chains import find_chains
 # - activity: an activity on its pool's task queue;
 # - chain: the first node of a chain of lightweight nodes, run with its followers in one
 #   local activity (`workflows/chains.py`);
-# - map: a `core.map`, its body run per item in child workflows.
-StepKind = Literal["pure", "local", "activity", "chain", "map"]
+# - map: a `core.map`, its body run per item in child workflows;
+# - loop: a `core.loop`, its body repeated in a child workflow.
+StepKind = Literal["pure", "local", "activity", "chain", "map", "loop"]
 
 # Node types the interpreter evaluates itself.
 IN_WORKFLOW: Mapping[str, type[Node]] = {node.type: node for node in (If, Switch, Merge, Transform)}
 
 # Node types with a body, by the step that runs them.
-BODY_STEPS: Mapping[str, StepKind] = {Map.type: "map"}
+BODY_STEPS: Mapping[str, StepKind] = {Map.type: "map", Loop.type: "loop"}
 
 PLAN_VERSION = 1
 
@@ -43,7 +44,7 @@ class PlanNode(BaseModel):
     chained_in: str | None = None
     # How the node joins its incoming branches (see `workflows/scheduler.py`).
     join: JoinMode = JoinMode.NOT_SKIPPED
-    # The plan of a node's body (map).
+    # The plan of a node's body (map, loop).
     body: "ExecutionPlan | None" = None
 
 

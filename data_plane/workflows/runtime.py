@@ -12,6 +12,7 @@ activity, under time, memory and output limits, with their result recorded.
 Orchestration only; imported by the workflow.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -139,8 +140,9 @@ class Runtime:
     def _size_of(self, name: str) -> int:
         return self.state.sizes.get(name, self.scope.outer_sizes.get(name, 0))
 
-    async def prepare(self, node: NodeSpec) -> Prepared:
-        """Evaluate a node's input and config.
+    async def prepare(self, node: NodeSpec, later: Collection[str] = ()) -> Prepared:
+        """Evaluate a node's input and config; config fields named in `later` are left
+        as written (a loop's conditions, evaluated after each iteration).
 
         Raises:
             NodeFailedError: An expression failed or went over its limits.
@@ -151,10 +153,12 @@ class Runtime:
                 if node.inputs is not None
                 else self._default_input(node)
             )
+            now = {k: v for k, v in node.config.items() if k not in later}
             label = f"{self.key(node.id)}-config"
-            config = await self.evaluate(node.config, label, {"input": node_input})
+            config = await self.evaluate(now, label, {"input": node_input})
         except ExpressionError as exc:
             raise NodeFailedError(str(exc), "ExpressionError") from exc
+        config |= {k: node.config[k] for k in later if k in node.config}
         return Prepared(config, node_input)
 
     def _default_input(self, node: NodeSpec) -> Any:

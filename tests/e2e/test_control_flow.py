@@ -205,3 +205,60 @@ async def test_a_failing_item_fails_the_map_by_default(sqlite_stack: Stack) -> N
 
     assert run["status"] == "FAILED"
     assert "item 4 failed" in run["error"]
+
+
+def looping(body: list[dict[str, Any]], output: Any = None, **config: Any) -> dict[str, Any]:
+    return {
+        "id": "again",
+        "type": "core.loop",
+        "config": config,
+        "body": {"nodes": body, "edges": [], "output": output},
+    }
+
+
+async def test_a_loop_repeats_its_body_on_the_previous_output_until_its_condition_holds(
+    sqlite_stack: Stack,
+) -> None:
+    body = [{"id": "inc", "type": "test.count"}]
+    definition = flow(
+        "until-five",
+        [
+            transform("start", {"count": "${ .input.from }"}),
+            looping(
+                body,
+                output="${ .nodes.inc }",
+                until="${ .previous.count >= 5 }",
+                max_iterations=10,
+                collect=True,
+            ),
+        ],
+        [{"from": "start", "to": "again"}],
+    )
+
+    run = await sqlite_stack.run_to_end(definition, {"from": 1})
+
+    assert run["status"] == "SUCCEEDED", run
+    loop = run["output"]["again"]
+    assert loop["count"] == 4
+    assert loop["exhausted"] is False
+    assert [o["count"] for o in loop["outputs"]] == [2, 3, 4, 5]
+
+
+async def test_a_loop_that_never_meets_its_condition_stops_at_its_limit(
+    sqlite_stack: Stack,
+) -> None:
+    body = [transform("check", {"ok": False, "i": "${ .index }"})]
+    definition = flow(
+        "recheck",
+        [looping(body, until="${ .previous.check.ok }", max_iterations=3, wait="50ms")],
+        [],
+    )
+
+    run = await sqlite_stack.run_to_end(definition)
+
+    assert run["status"] == "SUCCEEDED", run
+    assert run["output"]["again"] == {
+        "count": 3,
+        "last": {"check": {"ok": False, "i": 2}},
+        "exhausted": True,
+    }

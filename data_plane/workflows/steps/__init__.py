@@ -11,6 +11,7 @@ from data_plane.workflows.plan import StepKind
 from data_plane.workflows.runtime import Runtime, Settlement
 from data_plane.workflows.steps.activity import run_activity, run_local_activity
 from data_plane.workflows.steps.chain import run_chain
+from data_plane.workflows.steps.loop import run_loop
 from data_plane.workflows.steps.map import run_map
 from data_plane.workflows.steps.pure import run_pure
 
@@ -22,6 +23,7 @@ STEPS: Mapping[StepKind, Step] = {
     "activity": run_activity,
     "chain": run_chain,
     "map": run_map,
+    "loop": run_loop,
 }
 
 __all__ = ["STEPS", "Step"]
