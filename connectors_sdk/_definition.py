@@ -252,7 +252,8 @@ class Body(BaseModel):
     Its nodes' ids are unique across the whole definition; their expressions see the
     enclosing nodes' outputs as `.nodes.<id>` too, and `.item` and `.index` (map) or
     `.index` and `.previous` (loop). Nodes without predecessors take the item (map) or
-    the previous iteration's output (loop) as input. Its output is `output` evaluated
+    the previous iteration's output (loop) as input, as {"value": ...} when it is not an
+    object. Its output is `output` evaluated
     at the end of the iteration, or {node id: output} of its sink nodes that ran.
     """
 

@@ -4,7 +4,9 @@ A body is a sub-graph of a `core.map` or `core.loop` node. Each iteration gets i
 state, its iteration path (`<node id>#<index>` added to the enclosing scope's path), the
 extra names its expressions see, and the outputs of the enclosing scopes. Its output is
 the body's `output` expression, or {node id: output} of its sink nodes that ran, as for
-a run. Orchestration only; imported by the workflow.
+a run. The first nodes of a body take the item (map) or the previous iteration's output
+(loop) as input, wrapped as {"value": ...} when it is not an object. Orchestration only;
+imported by the workflow.
 """
 
 from dataclasses import dataclass
@@ -23,6 +25,12 @@ class IterationResult:
     output: Any = None
     # Why the iteration failed: a node failure no error edge of the body handled.
     error: str | None = None
+
+
+def as_node_input(value: Any) -> Any:
+    """What a body's first nodes take: the item (or previous output) when it is an
+    object, else {"value": <it>}, as `core.transform` wraps a value that is not one."""
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def iteration_path(enclosing: str, node_id: str, index: int) -> str:

@@ -15,7 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from connectors_sdk import ExpressionError, WorkflowDefinition
     from data_plane.messages import LoopInput, LoopProgress, LoopResult
-    from data_plane.workflows.bodies import iteration_path, run_iteration
+    from data_plane.workflows.bodies import as_node_input, iteration_path, run_iteration
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer, history_full
     from data_plane.workflows.runtime import RunInfo, Runtime, Scope
@@ -43,7 +43,7 @@ class LoopWorkflow:
             index = progress.count
             scope = Scope(
                 iteration=iteration_path(params.enclosing, params.node_id, index),
-                input=progress.previous,
+                input=as_node_input(progress.previous),
                 context={"index": index, "previous": progress.previous},
                 outer=params.outer,
                 outer_sizes=params.outer_sizes,

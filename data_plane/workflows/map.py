@@ -14,7 +14,12 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from connectors_sdk import WorkflowDefinition
     from data_plane.messages import ItemFailure, MapBatchInput, MapBatchResult
-    from data_plane.workflows.bodies import IterationResult, iteration_path, run_iteration
+    from data_plane.workflows.bodies import (
+        IterationResult,
+        as_node_input,
+        iteration_path,
+        run_iteration,
+    )
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer
     from data_plane.workflows.runtime import RunInfo, Scope
@@ -46,7 +51,7 @@ class MapBatchWorkflow:
                     return
                 scope = Scope(
                     iteration=iteration_path(params.enclosing, params.node_id, index),
-                    input=item,
+                    input=as_node_input(item),
                     context={"item": item, "index": index},
                     outer=params.outer,
                     outer_sizes=params.outer_sizes,
