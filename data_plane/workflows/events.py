@@ -1,14 +1,19 @@
 """The events a run's workflow reports itself, kept until they leave.
 
-They leave with the next local activity the workflow starts (which hands them to its
-worker's outbox first thing), or, when none starts in the same workflow activation, by a
-`publish_events` local activity of their own: a change is never held back waiting for a
-node that may come much later, or never. Event times come from `workflow.now()`, moved
-forward to the last finish time an activity reported, since workflow time stands still
-while local activities run inside one workflow task. Pure; imported by the workflow.
+They leave with a local activity the workflow starts (which hands them to its worker's
+outbox first thing), or by a `publish_events` local activity of their own as soon as the
+workflow waits for anything but a local activity: a change is never held back waiting
+for a node that may come much later, or never. While local activities follow one another
+(lightweight nodes, chains), events ride along at most every `CARRY_EVERY` of run time,
+so a line of fast nodes does not pay a publish per node. Event times come from
+`workflow.now()`, moved forward to the last finish time an activity reported, since
+workflow time stands still while local activities run inside one workflow task. Pure;
+imported by the workflow.
 """
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +24,8 @@ from data_plane.activities.nodes import NodeActivities
 from data_plane.messages import PublishEventsInput
 from data_plane.protocol import EventKind, RunEvent
 from data_plane.workflows.state import RunState
+
+CARRY_EVERY = timedelta(milliseconds=250)
 
 
 class EventBuffer:
@@ -31,6 +38,8 @@ class EventBuffer:
         self._state = state
         self._pending: list[RunEvent] = []
         self._sending: asyncio.Task[None] | None = None
+        self._carried = False
+        self._local = 0
 
     @property
     def pending(self) -> bool:
@@ -38,8 +47,29 @@ class EventBuffer:
 
     @property
     def waiting(self) -> bool:
-        """Events are pending and nothing is sending them."""
-        return bool(self._pending) and (self._sending is None or self._sending.done())
+        """Events are pending, nothing is sending them, and no local activity is running
+        that the next one could carry them with."""
+        idle = self._sending is None or self._sending.done()
+        return bool(self._pending) and idle and self._local == 0
+
+    def carry(self) -> list[RunEvent]:
+        """The events a local activity about to start takes along: the run's first ones
+        at once, later ones once the oldest has waited `CARRY_EVERY`."""
+        if not self._pending:
+            return []
+        if self._carried and self.now() - self._pending[0].at < CARRY_EVERY:
+            return []
+        self._carried = True
+        return self.take()
+
+    @contextlib.contextmanager
+    def local_activity(self) -> Iterator[None]:
+        """Mark a local activity running (see `waiting`)."""
+        self._local += 1
+        try:
+            yield
+        finally:
+            self._local -= 1
 
     def send_waiting(self) -> None:
         """Start a local activity for the pending events unless one is sending already."""

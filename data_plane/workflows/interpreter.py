@@ -71,9 +71,12 @@ async def drive(rt: Runtime, pacer: Pacer, hold: Callable[[], bool] = _never) ->
         await workflow.wait_condition(
             lambda: any(task.done() for task in running.values()) or rt.events.waiting
         )
-        rt.events.send_waiting()
+        done = [n for n in plan.order if n in running and running[n].done()]
+        if not done:
+            # Woken by events alone: no step started since will carry them.
+            rt.events.send_waiting()
         candidates = []
-        for node_id in [n for n in plan.order if n in running and running[n].done()]:
+        for node_id in done:
             for settlement in running.pop(node_id).result():
                 _settle(rt, settlement)
                 candidates += rt.topology.successors(settlement.node_id)

@@ -210,15 +210,16 @@ class Runtime:
         if plan.inline and size <= INLINE_MAX_CONTEXT_BYTES:
             return evaluate(value, context)
         while True:
-            carried = self.events.take()
+            carried = self.events.carry()
             try:
-                result = await workflow.execute_local_activity_method(
-                    ExpressionActivities.evaluate_expressions,
-                    EvaluateExpressionsInput(value=value, context=context, events=carried),
-                    activity_id=f"expressions-{label}",
-                    start_to_close_timeout=timedelta(minutes=5),
-                    retry_policy=RetryPolicy(maximum_attempts=3),
-                )
+                with self.events.local_activity():
+                    result = await workflow.execute_local_activity_method(
+                        ExpressionActivities.evaluate_expressions,
+                        EvaluateExpressionsInput(value=value, context=context, events=carried),
+                        activity_id=f"expressions-{label}",
+                        start_to_close_timeout=timedelta(minutes=5),
+                        retry_policy=RetryPolicy(maximum_attempts=3),
+                    )
                 break
             except (ActivityError, ApplicationError) as exc:
                 self.events.give_back(carried)

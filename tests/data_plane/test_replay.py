@@ -108,12 +108,66 @@ def bounded_expressions(http_peer: HttpPeer) -> dict:
     }
 
 
+def control_flow(http_peer: HttpPeer) -> dict:
+    """A switch, an error edge, a merge joining the first to arrive, a map (child workflows)
+    and a loop (a child workflow, with a wait between iterations)."""
+    return {
+        "apiVersion": "flowforge/v1",
+        "name": "control-flow",
+        "nodes": [
+            {
+                "id": "route",
+                "type": "core.switch",
+                "config": {"cases": [{"port": "many", "condition": "${ .input.n > 2 }"}]},
+            },
+            {
+                "id": "down",
+                "type": "core.http",
+                "config": {"url": http_peer.url("/status/500")},
+                "inputs": {},
+                "retry": {"max_attempts": 1},
+            },
+            {"id": "few", "type": "core.transform", "config": {"value": {"few": True}}},
+            {"id": "fallback", "type": "core.transform", "config": {"value": {"down": True}}},
+            {"id": "either", "type": "core.merge", "config": {"mode": "first"}},
+            {
+                "id": "each",
+                "type": "core.map",
+                "config": {"items": "${ [range(.input.n)] }", "concurrency": 2},
+                "body": {
+                    "nodes": [
+                        {"id": "inc", "type": "test.count", "inputs": {"count": "${ .item }"}}
+                    ]
+                },
+            },
+            {
+                "id": "again",
+                "type": "core.loop",
+                "config": {"max_iterations": 3, "until": "${ .index >= 1 }", "wait": "10ms"},
+                "body": {
+                    "nodes": [{"id": "tick", "type": "core.transform", "config": {"value": {}}}]
+                },
+            },
+        ],
+        "edges": [
+            {"from": "route", "port": "many", "to": "down"},
+            {"from": "route", "port": "default", "to": "few"},
+            {"from": "down", "port": "error", "to": "fallback"},
+            {"from": "fallback", "to": "either"},
+            {"from": "few", "to": "either"},
+            {"from": "either", "to": "each"},
+            {"from": "each", "to": "again"},
+        ],
+    }
+
+
 @pytest.mark.parametrize(
     ("make", "status"),
     [
         (every_mechanism, "SUCCEEDED"),
         (retries_and_failure, "FAILED"),
         (bounded_expressions, "FAILED"),
+        (control_flow, "SUCCEEDED"),
     ],
 )
 async def test_a_fresh_run_replays(
@@ -127,6 +181,11 @@ async def test_a_fresh_run_replays(
     history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
     await replay(history)
     record(history, definition["name"])
+    # The map's batches and the loop run as child workflows: theirs replay too.
+    async for child in stack.temporal.list_workflows(f'WorkflowId STARTS_WITH "{run["id"]}:"'):
+        child_history = await stack.temporal.get_workflow_handle(child.id).fetch_history()
+        await replay(child_history)
+        record(child_history, f"{definition['name']}-{child.workflow_type}")
 
 
 RECORDED = {path.stem: path.read_text() for path in sorted(HISTORIES.glob("*.json"))}

@@ -51,22 +51,24 @@ async def execute_activity(
         rt.emit("node.retrying", node.id, error=first_failure.message)
         await workflow.sleep(retry.initial_interval)
         request.attempt_offset = 1
-    # A local activity hands the workflow's pending events to the outbox first; an
-    # activity on a task queue may start much later, so its events leave on their own.
-    carried = rt.events.take() if local else []
+    # A local activity hands the workflow's pending events to the outbox first (see
+    # `events.py`); an activity on a task queue may start much later, so events leave
+    # on their own meanwhile.
+    carried = rt.events.carry() if local else []
     request.events = carried
     request.defer_events = local
     policy = temporal_policy(retry, request.attempt_offset)
     try:
         if local:
-            result = await workflow.execute_local_activity_method(
-                NodeActivities.run_node,
-                request,
-                activity_id=rt.key(node.id),
-                start_to_close_timeout=node.timeout,
-                schedule_to_close_timeout=retry.total_timeout,
-                retry_policy=policy,
-            )
+            with rt.events.local_activity():
+                result = await workflow.execute_local_activity_method(
+                    NodeActivities.run_node,
+                    request,
+                    activity_id=rt.key(node.id),
+                    start_to_close_timeout=node.timeout,
+                    schedule_to_close_timeout=retry.total_timeout,
+                    retry_policy=policy,
+                )
         else:
             result = await workflow.execute_activity_method(
                 NodeActivities.run_node,

@@ -29,15 +29,16 @@ async def run_chain(rt: Runtime, head_id: str) -> list[Settlement]:
         return [rt.failed(head, str(exc), exc.error_type)]
     steps = [node_request(rt, head, prepared)]
     steps += [node_request(rt, n, Prepared(n.config, None)) for n in followers]
-    carried = rt.events.take()
+    carried = rt.events.carry()
     try:
-        result = await workflow.execute_local_activity_method(
-            NodeActivities.run_chain,
-            RunChainInput(steps=steps, events=carried),
-            activity_id=f"chain-{rt.key(head.id)}",
-            start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
-            retry_policy=RetryPolicy(maximum_attempts=1),
-        )
+        with rt.events.local_activity():
+            result = await workflow.execute_local_activity_method(
+                NodeActivities.run_chain,
+                RunChainInput(steps=steps, events=carried),
+                activity_id=f"chain-{rt.key(head.id)}",
+                start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
     except ActivityFailure:
         rt.events.give_back(carried)
         return await _one_by_one(rt, chain, prepared.config, prepared.input)
