@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from data_plane.protocol import RunStatus
+
 IDEMPOTENCY_KEY_LENGTH = 200
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
@@ -117,7 +119,7 @@ class Run(Base):
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id"))
     version_id: Mapped[str] = mapped_column(ForeignKey("workflow_versions.id"))
     version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     pool: Mapped[str] = mapped_column(String(100))
     # Every pool the run's descriptor names (its own and those nodes are pinned to): the
     # only pools whose events about it are accepted. None for runs older than the column.

@@ -4,7 +4,8 @@ from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
 from control_plane.runs import service
-from control_plane.runs.types import PageInfo, Run, RunConnection, RunStatus
+from control_plane.runs.types import PageInfo, Run, RunConnection
+from data_plane.protocol import RunStatus
 
 MAX_PAGE = 200
 

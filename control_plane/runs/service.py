@@ -16,10 +16,13 @@ from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.input_schema import validate_run_input
 from control_plane.limits import LimitSettings, check_json_value
 from control_plane.workflows.service import get_version, get_workflow
-from data_plane.protocol import RunEvent
-
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-NODE_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "SKIPPED"})
+from data_plane.protocol import (
+    TERMINAL_NODE_STATUSES,
+    TERMINAL_RUN_STATUSES,
+    NodeStatus,
+    RunEvent,
+    RunStatus,
+)
 
 
 async def start_run(
@@ -218,7 +221,10 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
             node = nodes.get((event.run_id, event.node_id))
             if node is None:
                 node = NodeRun(
-                    run_id=event.run_id, node_id=event.node_id, status="PENDING", attempts=0
+                    run_id=event.run_id,
+                    node_id=event.node_id,
+                    status=NodeStatus.PENDING,
+                    attempts=0,
                 )
                 nodes[(event.run_id, event.node_id)] = node
                 session.add(node)
@@ -229,19 +235,19 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
 
 def fail_run(run: Run, error: str | None, at: datetime) -> None:
     """Mark a run FAILED unless it already finished."""
-    if run.status not in TERMINAL:
-        run.status, run.error, run.finished_at = "FAILED", error, at
+    if run.status not in TERMINAL_RUN_STATUSES:
+        run.status, run.error, run.finished_at = RunStatus.FAILED, error, at
 
 
 def _apply_run_event(run: Run, event: RunEvent) -> None:
-    if run.status in TERMINAL:
+    if run.status in TERMINAL_RUN_STATUSES:
         return
     if event.kind == "run.succeeded":
-        run.status, run.output, run.finished_at = "SUCCEEDED", event.output, event.at
+        run.status, run.output, run.finished_at = RunStatus.SUCCEEDED, event.output, event.at
     elif event.kind == "run.failed":
         fail_run(run, event.error, event.at)
-    elif run.status == "QUEUED":
-        run.status = "RUNNING"
+    elif run.status == RunStatus.QUEUED:
+        run.status = RunStatus.RUNNING
     if run.started_at is None and event.kind != "run.failed":
         run.started_at = event.at
 
@@ -252,17 +258,17 @@ def _apply_node_event(node: NodeRun, event: RunEvent) -> None:
     if event.kind == "node.started":
         node.input = event.input
         node.started_at = node.started_at or event.at
-    if node.status in NODE_TERMINAL:
+    if node.status in TERMINAL_NODE_STATUSES:
         return
     match event.kind:
         case "node.started":
-            node.status = "RUNNING"
+            node.status = NodeStatus.RUNNING
         case "node.retrying":
-            node.status, node.error = "RETRYING", event.error
+            node.status, node.error = NodeStatus.RETRYING, event.error
         case "node.succeeded":
-            node.status, node.output, node.error = "SUCCEEDED", event.output, None
+            node.status, node.output, node.error = NodeStatus.SUCCEEDED, event.output, None
             node.finished_at = event.at
         case "node.failed":
-            node.status, node.error, node.finished_at = "FAILED", event.error, event.at
+            node.status, node.error, node.finished_at = NodeStatus.FAILED, event.error, event.at
         case "node.skipped":
-            node.status = "SKIPPED"
+            node.status = NodeStatus.SKIPPED

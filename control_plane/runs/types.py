@@ -1,5 +1,4 @@
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
@@ -8,23 +7,22 @@ from control_plane.db.models import NodeRun as NodeRunRow
 from control_plane.db.models import Run as RunRow
 from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
+from data_plane.protocol import NodeStatus, RunStatus
 
-
-@strawberry.enum
-class RunStatus(Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
+# The GraphQL enums are the protocol's own: the API shows the names the data plane reports.
+strawberry.enum(
+    RunStatus,
+    description="Where a run is (docs/concepts.md#statuses). A run that has not finished "
+    "and has an error is stalled: the data plane could not go on interpreting it and will "
+    "when a fixed worker picks it up.",
+)
+strawberry.enum(NodeStatus, description="Where one execution of a node is.")
 
 
 @strawberry.type
 class NodeRun:
     node_id: str
-    status: str = strawberry.field(
-        description="PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED or SKIPPED."
-    )
+    status: NodeStatus
     attempts: int
     input: JSON | None
     output: JSON | None
@@ -36,7 +34,7 @@ class NodeRun:
     def from_row(cls, row: NodeRunRow) -> "NodeRun":
         return cls(
             node_id=row.node_id,
-            status=row.status,
+            status=NodeStatus(row.status),
             attempts=row.attempts,
             input=row.input,
             output=row.output,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from data_plane.protocol import TERMINAL_RUN_STATUSES, NodeStatus, RunStatus
 from flowforge.cli.client import GraphQLClient, connect, fail, print_json
 from flowforge.cli.options import DataDir, Json, Project, Token, Url
 from flowforge.cli.workflow import default_project
@@ -24,14 +25,17 @@ mutation Start($workflowId: ID!, $version: Int, $input: JSON, $key: String) {{
 }}"""
 SHOW = f"query($id: ID!) {{ run(id: $id) {{ {RUN_FIELDS} }} }}"
 FIND = "query($p: ID!, $n: String!) { workflow(projectId: $p, name: $n) { id } }"
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 SYMBOLS = {
-    "RUNNING": "▶",
-    "RETRYING": "↻",
-    "SUCCEEDED": "✓",
-    "FAILED": "✗",
-    "SKIPPED": "-",
-    "PENDING": "·",
+    NodeStatus.PENDING: "·",
+    NodeStatus.RUNNING: "▶",
+    NodeStatus.RETRYING: "↻",
+    NodeStatus.WAITING: "…",
+    NodeStatus.SUCCEEDED: "✓",
+    NodeStatus.FAILED: "✗",
+    NodeStatus.SKIPPED: "-",
+    NodeStatus.CANCELLED: "⊘",
+    NodeStatus.COMPENSATING: "↺",
+    NodeStatus.COMPENSATED: "↺",
 }
 
 
@@ -74,7 +78,7 @@ def run_command(
         print_json(run)
     elif wait:
         _print_outcome(run)
-    if wait and run["status"] != "SUCCEEDED":
+    if wait and run["status"] != RunStatus.SUCCEEDED:
         raise typer.Exit(1)
 
 
@@ -88,7 +92,7 @@ def _follow(client: GraphQLClient, run_id: str, timeout: float, quiet: bool) -> 
             if seen.get(node["nodeId"]) != state and not quiet:
                 _print_node(node)
             seen[node["nodeId"]] = state
-        if run["status"] in TERMINAL:
+        if run["status"] in TERMINAL_RUN_STATUSES:
             return dict(run)
         if time.monotonic() > deadline:
             fail(f"run {run_id} still {run['status']} after {timeout:.0f} s", code=2)
@@ -99,13 +103,13 @@ def _print_node(node: dict[str, Any]) -> None:
     line = f"  {SYMBOLS.get(node['status'], '?')} {node['nodeId']} {node['status'].lower()}"
     if node["attempts"] > 1:
         line += f" (attempt {node['attempts']})"
-    if node["error"] and node["status"] in ("RETRYING", "FAILED"):
+    if node["error"] and node["status"] in (NodeStatus.RETRYING, NodeStatus.FAILED):
         line += f": {node['error']}"
     typer.echo(line)
 
 
 def _print_outcome(run: dict[str, Any]) -> None:
-    color = typer.colors.GREEN if run["status"] == "SUCCEEDED" else typer.colors.RED
+    color = typer.colors.GREEN if run["status"] == RunStatus.SUCCEEDED else typer.colors.RED
     typer.secho(f"run {run['id']} {run['status']}", fg=color)
     if run["error"]:
         typer.echo(f"error: {run['error']}")
@@ -150,7 +154,9 @@ def show(
 
 @app.command("list")
 def list_runs(
-    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[
+        RunStatus | None, typer.Option(case_sensitive=False, help="Only runs with this status.")
+    ] = None,
     first: Annotated[int, typer.Option(help="How many.")] = 20,
     project: Project = None,
     url: Url = None,
@@ -168,11 +174,11 @@ def list_runs(
         "query($p: ID!, $s: RunStatus, $f: Int!) { runs(projectId: $p, status: $s, first: $f) "
         "{ nodes { id workflowId version status createdAt } } }",
         p=project_id,
-        s=status.upper() if status else None,
+        s=status.value if status else None,
         f=first,
     )["runs"]["nodes"]
     if json:
         print_json(data)
         return
     for run in data:
-        typer.echo(f"{run['id']}  {run['status']:<9}  v{run['version']}  {run['createdAt']}")
+        typer.echo(f"{run['id']}  {run['status']:<12}  v{run['version']}  {run['createdAt']}")
