@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.db.models import Project, Run, Workflow, WorkflowVersion
-from control_plane.runs.service import fail_run
+from control_plane.runs.progress import fail_run
 from data_plane.errors import BusUnavailableError, MessageTooLargeError
 from data_plane.protocol import (
     PROTOCOL_VERSION,

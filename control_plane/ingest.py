@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from control_plane.runs.service import apply_events
+from control_plane.runs.progress import apply_events
 from data_plane.protocol import (
     INGEST_CONSUMER,
     Bus,

@@ -1,0 +1,191 @@
+"""How the events the data plane reports move runs and nodes: the transition table, and
+`apply_events`, which applies it to the registry.
+
+`RUN_TRANSITIONS` and `NODE_TRANSITIONS` say, for each event kind and current status,
+which status follows; a status the table does not list for a kind stays as it is. No
+entry leaves a terminal status, so a late, repeated or out-of-order event cannot reopen a
+finished run or node. Events reach the control plane from several processes (the
+workflow's worker, the workers of pinned pools), in no guaranteed order across them: the
+table is what makes the end state the same whatever order they arrive in.
+
+Statuses the data plane has no event for yet (WAITING, PAUSED, CANCELLING, COMPENSATING
+and their outcomes) have no entry into them; events leave a run in them where it is.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, get_args
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.db.models import NodeRun, Run, RunEventRecord
+from data_plane.protocol import (
+    TERMINAL_RUN_STATUSES,
+    EventKind,
+    NodeStatus,
+    RunEvent,
+    RunStatus,
+)
+
+EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
+_UNFINISHED_RUN = tuple(s for s in RunStatus if s not in TERMINAL_RUN_STATUSES)
+# The node statuses an execution's own events may move it out of.
+_OPEN_NODE = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.RETRYING, NodeStatus.WAITING)
+
+# Any report about a queued run, its own or one of its nodes', shows the run has started.
+_STARTS_RUN: Final = {RunStatus.QUEUED: RunStatus.RUNNING}
+
+RUN_TRANSITIONS: Final[Mapping[EventKind, Mapping[RunStatus, RunStatus]]] = {
+    "run.started": _STARTS_RUN,
+    # A stalled run keeps its status; its error says it is stalled (see `apply_run_event`).
+    "run.stalled": _STARTS_RUN,
+    "run.succeeded": dict.fromkeys(_UNFINISHED_RUN, RunStatus.SUCCEEDED),
+    "run.failed": dict.fromkeys(_UNFINISHED_RUN, RunStatus.FAILED),
+    "node.started": _STARTS_RUN,
+    "node.retrying": _STARTS_RUN,
+    "node.succeeded": _STARTS_RUN,
+    "node.failed": _STARTS_RUN,
+    "node.skipped": _STARTS_RUN,
+}
+
+NODE_TRANSITIONS: Final[Mapping[EventKind, Mapping[NodeStatus, NodeStatus]]] = {
+    "node.started": dict.fromkeys(_OPEN_NODE, NodeStatus.RUNNING),
+    "node.retrying": dict.fromkeys(_OPEN_NODE, NodeStatus.RETRYING),
+    "node.succeeded": dict.fromkeys(_OPEN_NODE, NodeStatus.SUCCEEDED),
+    "node.failed": dict.fromkeys(_OPEN_NODE, NodeStatus.FAILED),
+    "node.skipped": dict.fromkeys(_OPEN_NODE, NodeStatus.SKIPPED),
+}
+
+# What a run.stalled event without a reason shows: a stall must be visible.
+STALLED_WITHOUT_REASON = "the data plane stopped interpreting this run and gave no reason"
+
+
+def apply_run_event(run: Run, event: RunEvent) -> None:
+    """Apply one event (of the run or of one of its nodes) to the run's row.
+
+    A run.stalled event records its error on the run, which goes on (RUNNING); any other
+    event of the run afterwards clears it: a fixed worker continued the run.
+    """
+    current = RunStatus(run.status)
+    if current in TERMINAL_RUN_STATUSES:
+        return
+    run.error = (event.error or STALLED_WITHOUT_REASON) if event.kind == "run.stalled" else None
+    new = RUN_TRANSITIONS[event.kind].get(current)
+    if new is not None:
+        run.status = new
+    if new == RunStatus.SUCCEEDED:
+        run.output, run.finished_at = event.output, event.at
+    elif new == RunStatus.FAILED:
+        run.error, run.finished_at = event.error, event.at
+    if run.started_at is None and event.kind != "run.failed":
+        run.started_at = event.at
+
+
+def apply_node_event(node: NodeRun, event: RunEvent) -> None:
+    """Apply one node event to the row of that execution of the node.
+
+    Attempts only grow, and the input and start of an attempt are recorded even when its
+    event arrives after the outcome.
+    """
+    if event.kind in ("node.started", "node.retrying", "node.failed"):
+        node.attempts = max(node.attempts, event.attempt)
+    if event.kind == "node.started":
+        node.input = event.input
+        node.started_at = min(node.started_at or event.at, event.at)
+    new = NODE_TRANSITIONS.get(event.kind, {}).get(NodeStatus(node.status))
+    if new is None:
+        return
+    node.status = new
+    if new == NodeStatus.RETRYING:
+        node.error = event.error
+    elif new == NodeStatus.SUCCEEDED:
+        node.output, node.error, node.finished_at = event.output, None, event.at
+    elif new == NodeStatus.FAILED:
+        node.error, node.finished_at = event.error, event.at
+
+
+def fail_run(run: Run, error: str | None, at: datetime) -> None:
+    """Mark a run FAILED unless it already finished (for failures the control plane sees
+    itself, such as a descriptor that cannot be dispatched)."""
+    if RunStatus(run.status) not in TERMINAL_RUN_STATUSES:
+        run.status, run.error, run.finished_at = RunStatus.FAILED, error, at
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `apply_events` did: how many events were new, and which it refused because
+    their pool has no say in their run."""
+
+    new: int
+    refused: list[RunEvent]
+
+
+async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEvent]) -> Applied:
+    """Apply events that pool `pool` reported to their runs.
+
+    Events already applied (by id) and events of unknown runs are skipped. An event about
+    a run whose descriptor does not name `pool` is refused (and not remembered, so that it
+    cannot shadow the genuine event with the same id). The rows a batch touches are read
+    with three queries, whatever its size.
+    """
+    event_ids = {e.event_id for e in events}
+    seen = set(
+        await session.scalars(
+            select(RunEventRecord.event_id).where(RunEventRecord.event_id.in_(event_ids))
+        )
+    )
+    run_ids = {e.run_id for e in events}
+    # Locked (in one order, against deadlocks) so that replicas applying events of one run
+    # at the same time cannot overwrite each other's transitions.
+    runs = {
+        r.id: r
+        for r in await session.scalars(
+            select(Run).where(Run.id.in_(run_ids)).order_by(Run.id).with_for_update()
+        )
+    }
+    nodes = {
+        (n.run_id, n.node_id): n
+        for n in await session.scalars(
+            select(NodeRun)
+            .where(NodeRun.run_id.in_(run_ids))
+            .order_by(NodeRun.id)
+            .with_for_update()
+        )
+    }
+    applied = 0
+    refused: list[RunEvent] = []
+    for event in events:
+        run = runs.get(event.run_id)
+        if event.event_id in seen or run is None:
+            continue
+        if pool not in (run.pools or [run.pool]):
+            refused.append(event)
+            continue
+        seen.add(event.event_id)
+        applied += 1
+        session.add(
+            RunEventRecord(
+                event_id=event.event_id,
+                run_id=event.run_id,
+                kind=event.kind,
+                node_id=event.node_id,
+                at=event.at,
+            )
+        )
+        apply_run_event(run, event)
+        if event.node_id is not None and event.kind in NODE_TRANSITIONS:
+            node = nodes.get((event.run_id, event.node_id))
+            if node is None:
+                node = NodeRun(
+                    run_id=event.run_id,
+                    node_id=event.node_id,
+                    status=NodeStatus.PENDING,
+                    attempts=0,
+                )
+                nodes[(event.run_id, event.node_id)] = node
+                session.add(node)
+            apply_node_event(node, event)
+    await session.flush()
+    return Applied(applied, refused)
