@@ -44,7 +44,9 @@ def queued_run() -> Run:
 
 
 def new_node() -> NodeRun:
-    return NodeRun(run_id="r1", node_id="fetch", status=NodeStatus.PENDING, attempts=0)
+    return NodeRun(
+        run_id="r1", node_id="fetch", iteration="", status=NodeStatus.PENDING, attempts=0
+    )
 
 
 def run_after(*events: RunEvent, run: Run | None = None) -> Run:
