@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, NodeRun, Run
+from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, Run
 from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.input_schema import validate_run_input
 from control_plane.limits import LimitSettings, check_json_value
@@ -137,11 +137,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
             field="after",
         )
     return created_at, run_id
-
-
-async def node_runs_of(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[NodeRun]]:
-    query = select(NodeRun).where(NodeRun.run_id.in_(run_ids)).order_by(NodeRun.id)
-    found: dict[str, list[NodeRun]] = {run_id: [] for run_id in run_ids}
-    for node_run in await session.scalars(query):
-        found[node_run.run_id].append(node_run)
-    return found

@@ -15,7 +15,7 @@ app = typer.Typer(help="Show and list runs.", no_args_is_help=True)
 
 RUN_FIELDS = """
 id workflowId version status pool input output error createdAt startedAt finishedAt
-nodes { nodeId status attempts input output error startedAt finishedAt }
+nodes { nodeId status attempts input output error startedAt finishedAt counts { status count } }
 """
 START = f"""
 mutation Start($workflowId: ID!, $version: Int, $input: JSON, $key: String) {{
@@ -84,6 +84,7 @@ def run_command(
 
 def _follow(client: GraphQLClient, run_id: str, timeout: float, quiet: bool) -> dict[str, Any]:
     seen: dict[str, tuple[str, int]] = {}
+    stall: str | None = None
     deadline = time.monotonic() + timeout
     while True:
         run = client.execute(SHOW, id=run_id)["run"]
@@ -92,11 +93,19 @@ def _follow(client: GraphQLClient, run_id: str, timeout: float, quiet: bool) -> 
             if seen.get(node["nodeId"]) != state and not quiet:
                 _print_node(node)
             seen[node["nodeId"]] = state
+        if _stalled(run) and run["error"] != stall and not quiet:
+            typer.echo(f"  ! stalled: {run['error']} (it goes on once a fixed worker takes it)")
+        stall = run["error"] if _stalled(run) else None
         if run["status"] in TERMINAL_RUN_STATUSES:
             return dict(run)
         if time.monotonic() > deadline:
             fail(f"run {run_id} still {run['status']} after {timeout:.0f} s", code=2)
         time.sleep(0.2)
+
+
+def _stalled(run: dict[str, Any]) -> bool:
+    # The data plane could not go on interpreting the run: unfinished, with an error.
+    return run["status"] not in TERMINAL_RUN_STATUSES and run["error"] is not None
 
 
 def _print_node(node: dict[str, Any]) -> None:
@@ -133,7 +142,8 @@ def show(
     if json:
         print_json(run)
         return
-    typer.echo(f"run {run['id']}  {run['status']}  version {run['version']}  pool {run['pool']}")
+    status = f"{run['status']} (stalled)" if _stalled(run) else run["status"]
+    typer.echo(f"run {run['id']}  {status}  version {run['version']}  pool {run['pool']}")
     typer.echo(
         f"  created {run['createdAt']}  started {run['startedAt']}  finished {run['finishedAt']}"
     )
@@ -142,6 +152,9 @@ def show(
         _print_node(node)
         timing = f"started {node['startedAt']}  finished {node['finishedAt']}"
         typer.echo(f"      attempts {node['attempts']}  {timing}")
+        if sum(c["count"] for c in node["counts"]) > 1:
+            counts = ", ".join(f"{c['count']} {c['status'].lower()}" for c in node["counts"])
+            typer.echo(f"      executions {counts}")
         if node["input"] is not None:
             typer.echo(f"      input  {jsonlib.dumps(node['input'], sort_keys=True)}")
         if node["output"] is not None:
