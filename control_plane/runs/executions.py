@@ -20,11 +20,10 @@ from data_plane.protocol import TERMINAL_NODE_STATUSES, NodeStatus
 
 MAX_PAGE = 200
 
-# What a node with only iterations shows: the first status here that any of them is in.
+# A node with only iterations is RUNNING while any of them is at work (being retried or
+# not yet started included); otherwise it shows the first of these that any of them is in.
+_AT_WORK = frozenset({NodeStatus.RUNNING, NodeStatus.RETRYING, NodeStatus.PENDING})
 _PRECEDENCE = (
-    NodeStatus.RUNNING,
-    NodeStatus.RETRYING,
-    NodeStatus.PENDING,
     NodeStatus.COMPENSATING,
     NodeStatus.WAITING,
     NodeStatus.FAILED,
@@ -33,8 +32,6 @@ _PRECEDENCE = (
     NodeStatus.SUCCEEDED,
     NodeStatus.SKIPPED,
 )
-# An iteration being retried or not yet started still means the node is at work.
-_AT_WORK = frozenset({NodeStatus.RUNNING, NodeStatus.RETRYING, NodeStatus.PENDING})
 
 
 @dataclass(frozen=True)
@@ -55,9 +52,9 @@ class NodeSummary:
 
 
 def derived_status(counts: Mapping[NodeStatus, int]) -> NodeStatus:
-    """The status of a node that has only iterations: RUNNING while any is at work, then
-    COMPENSATING or WAITING while any is, then the gravest outcome (FAILED, CANCELLED,
-    COMPENSATED, SUCCEEDED, SKIPPED in that order)."""
+    """The status of a node that has only iterations, from those reported so far:
+    RUNNING while any is at work, then COMPENSATING or WAITING while any is, then the
+    gravest outcome (FAILED, CANCELLED, COMPENSATED, SUCCEEDED, SKIPPED in that order)."""
     present = {status for status, count in counts.items() if count > 0}
     if present & _AT_WORK:
         return NodeStatus.RUNNING
@@ -160,11 +157,12 @@ async def executions_of(
     return ExecutionPage(page, len(rows) > first, end)
 
 
-_CURSOR_PREFIX = "execution:"
+# Names what the cursor points into, so that a cursor of `runs` is refused here.
+_CURSOR_KIND = "execution"
 
 
 def _encode_cursor(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{row_id}".encode()).decode()
+    return base64.urlsafe_b64encode(f"{_CURSOR_KIND}:{row_id}".encode()).decode()
 
 
 def decode_execution_cursor(cursor: str) -> int:
@@ -174,9 +172,9 @@ def decode_execution_cursor(cursor: str) -> int:
         InvalidInputError: not a cursor that `iterations` returned.
     """
     try:
-        prefix, _, row_id = base64.urlsafe_b64decode(cursor).decode().partition(":")
-        if prefix + ":" != _CURSOR_PREFIX:
-            raise ValueError(prefix)
+        kind, _, row_id = base64.urlsafe_b64decode(cursor).decode().partition(":")
+        if kind != _CURSOR_KIND:
+            raise ValueError(kind)
         return int(row_id)
     except ValueError:
         raise InvalidInputError(

@@ -1,21 +1,22 @@
 """How the events the data plane reports move runs and nodes: the transition table, and
 `apply_events`, which applies it to the registry.
 
-`RUN_TRANSITIONS` and `NODE_TRANSITIONS` say, for each event kind and current status,
-which status follows; a status the table does not list for a kind stays as it is. No
-entry leaves a terminal status, so a late, repeated or out-of-order event cannot reopen a
-finished run or node. Events reach the control plane from several processes (the
-workflow's worker, the workers of pinned pools), in no guaranteed order across them: the
-table is what makes the end state the same whatever order they arrive in.
+`TRANSITIONS` holds one row per event kind: for each current status of the run, and of
+the node execution the event is about, which status follows. A status a row does not
+list stays as it is. No row leaves a terminal status, so a late, repeated or
+out-of-order event cannot reopen a finished run or node. Events reach the control plane
+from several processes (the workflow's worker, the workers of pinned pools), in no
+guaranteed order across them: the table is what makes the end state the same whatever
+order they arrive in.
 
 Statuses the data plane has no event for yet (WAITING, PAUSED, CANCELLING, COMPENSATING
-and their outcomes) have no entry into them; events leave a run in them where it is.
+and their outcomes) have no row into them; events leave a run in them where it is.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, TypeVar, get_args
+from typing import Final, TypeVar
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,33 +30,37 @@ from data_plane.protocol import (
     RunStatus,
 )
 
-EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
-_UNFINISHED_RUN = tuple(s for s in RunStatus if s not in TERMINAL_RUN_STATUSES)
-# The node statuses an execution's own events may move it out of.
-_OPEN_NODE = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.RETRYING, NodeStatus.WAITING)
 
+@dataclass(frozen=True)
+class Transition:
+    """What one kind of event does: current status -> next, for the run and the node."""
+
+    run: Mapping[RunStatus, RunStatus]
+    node: Mapping[NodeStatus, NodeStatus] = field(default_factory=dict)
+
+
+_UNFINISHED_RUN = tuple(s for s in RunStatus if s not in TERMINAL_RUN_STATUSES)
+# The statuses an execution's own events may move it out of.
+_OPEN_NODE = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.RETRYING, NodeStatus.WAITING)
 # Any report about a queued run, its own or one of its nodes', shows the run has started.
 _STARTS_RUN: Final = {RunStatus.QUEUED: RunStatus.RUNNING}
 
-RUN_TRANSITIONS: Final[Mapping[EventKind, Mapping[RunStatus, RunStatus]]] = {
-    "run.started": _STARTS_RUN,
-    # A stalled run keeps its status; its error says it is stalled (see `apply_run_event`).
-    "run.stalled": _STARTS_RUN,
-    "run.succeeded": dict.fromkeys(_UNFINISHED_RUN, RunStatus.SUCCEEDED),
-    "run.failed": dict.fromkeys(_UNFINISHED_RUN, RunStatus.FAILED),
-    "node.started": _STARTS_RUN,
-    "node.retrying": _STARTS_RUN,
-    "node.succeeded": _STARTS_RUN,
-    "node.failed": _STARTS_RUN,
-    "node.skipped": _STARTS_RUN,
-}
 
-NODE_TRANSITIONS: Final[Mapping[EventKind, Mapping[NodeStatus, NodeStatus]]] = {
-    "node.started": dict.fromkeys(_OPEN_NODE, NodeStatus.RUNNING),
-    "node.retrying": dict.fromkeys(_OPEN_NODE, NodeStatus.RETRYING),
-    "node.succeeded": dict.fromkeys(_OPEN_NODE, NodeStatus.SUCCEEDED),
-    "node.failed": dict.fromkeys(_OPEN_NODE, NodeStatus.FAILED),
-    "node.skipped": dict.fromkeys(_OPEN_NODE, NodeStatus.SKIPPED),
+def _node_to(status: NodeStatus) -> Transition:
+    return Transition(run=_STARTS_RUN, node=dict.fromkeys(_OPEN_NODE, status))
+
+
+TRANSITIONS: Final[Mapping[EventKind, Transition]] = {
+    "run.started": Transition(run=_STARTS_RUN),
+    # A stalled run keeps its status; its error says it is stalled (see `apply_run_event`).
+    "run.stalled": Transition(run=_STARTS_RUN),
+    "run.succeeded": Transition(run=dict.fromkeys(_UNFINISHED_RUN, RunStatus.SUCCEEDED)),
+    "run.failed": Transition(run=dict.fromkeys(_UNFINISHED_RUN, RunStatus.FAILED)),
+    "node.started": _node_to(NodeStatus.RUNNING),
+    "node.retrying": _node_to(NodeStatus.RETRYING),
+    "node.succeeded": _node_to(NodeStatus.SUCCEEDED),
+    "node.failed": _node_to(NodeStatus.FAILED),
+    "node.skipped": _node_to(NodeStatus.SKIPPED),
 }
 
 # What a run.stalled event without a reason shows: a stall must be visible.
@@ -72,7 +77,7 @@ def apply_run_event(run: Run, event: RunEvent) -> None:
     if current in TERMINAL_RUN_STATUSES:
         return
     run.error = (event.error or STALLED_WITHOUT_REASON) if event.kind == "run.stalled" else None
-    new = RUN_TRANSITIONS[event.kind].get(current)
+    new = TRANSITIONS[event.kind].run.get(current)
     if new is not None:
         run.status = new
     if new == RunStatus.SUCCEEDED:
@@ -94,7 +99,7 @@ def apply_node_event(node: NodeRun, event: RunEvent) -> None:
     if event.kind == "node.started":
         node.input = event.input
         node.started_at = min(node.started_at or event.at, event.at)
-    new = NODE_TRANSITIONS.get(event.kind, {}).get(NodeStatus(node.status))
+    new = TRANSITIONS[event.kind].node.get(NodeStatus(node.status))
     if new is None:
         return
     node.status = new
@@ -190,7 +195,7 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
 
 
 def _is_node_event(event: RunEvent) -> bool:
-    return event.node_id is not None and event.kind in NODE_TRANSITIONS
+    return event.node_id is not None and bool(TRANSITIONS[event.kind].node)
 
 
 def _execution(event: RunEvent) -> tuple[str, str, str]:

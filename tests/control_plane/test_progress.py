@@ -12,9 +12,8 @@ import pytest
 
 from control_plane.db.models import NodeRun, Run
 from control_plane.runs.progress import (
-    NODE_TRANSITIONS,
-    RUN_TRANSITIONS,
     STALLED_WITHOUT_REASON,
+    TRANSITIONS,
     apply_node_event,
     apply_run_event,
     fail_run,
@@ -68,18 +67,17 @@ def state(row: Run | NodeRun) -> dict[str, Any]:
     return {name: getattr(row, name, None) for name in fields}
 
 
-def test_every_event_kind_has_a_row_for_runs_and_node_events_for_nodes() -> None:
-    kinds = set(get_args(EventKind))
-
-    assert set(RUN_TRANSITIONS) == kinds
-    assert set(NODE_TRANSITIONS) == {kind for kind in kinds if kind.startswith("node.")}
+def test_every_event_kind_has_a_row_and_only_node_events_move_nodes() -> None:
+    assert set(TRANSITIONS) == set(get_args(EventKind))
+    assert {kind for kind, row in TRANSITIONS.items() if row.node} == {
+        kind for kind in get_args(EventKind) if kind.startswith("node.")
+    }
 
 
 def test_no_transition_leaves_a_terminal_status() -> None:
-    for row in RUN_TRANSITIONS.values():
-        assert not set(row) & TERMINAL_RUN_STATUSES
-    for node_row in NODE_TRANSITIONS.values():
-        assert not set(node_row) & TERMINAL_NODE_STATUSES
+    for row in TRANSITIONS.values():
+        assert not set(row.run) & TERMINAL_RUN_STATUSES
+        assert not set(row.node) & TERMINAL_NODE_STATUSES
 
 
 NODE_LIFE = [
