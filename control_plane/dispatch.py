@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from control_plane.db.models import Project, Run, Workflow, WorkflowVersion
-from control_plane.runs.service import fail_run
+from control_plane.runs.progress import fail_run
 from data_plane.errors import BusUnavailableError, MessageTooLargeError
 from data_plane.protocol import (
     PROTOCOL_VERSION,
     Bus,
     RunDescriptor,
+    RunStatus,
     runs_subject,
     sign_descriptor,
 )
@@ -52,7 +53,7 @@ class Dispatcher:
         """
         async with self._sessions.begin() as session:
             run = await session.get(Run, run_id)
-            if run is None or run.dispatched_at is not None or run.status != "QUEUED":
+            if run is None or run.dispatched_at is not None or run.status != RunStatus.QUEUED:
                 return
             subject, headers = runs_subject(run.pool), {"Nats-Msg-Id": run.id}
             try:
@@ -97,7 +98,7 @@ class Dispatcher:
                 await session.scalars(
                     select(Run.id).where(
                         Run.dispatched_at.is_(None),
-                        Run.status == "QUEUED",
+                        Run.status == RunStatus.QUEUED,
                         Run.created_at < cutoff,
                     )
                 )

@@ -7,6 +7,8 @@ acknowledged after their transaction commits and applied once thanks to their id
 
 Nothing a pool sends can stop the ingest:
 
+- a message with an event of a protocol version this release does not read is
+  dead-lettered (`unsupported_protocol`) at once, naming that version and those it reads;
 - a message that is not a valid event batch is dead-lettered (`malformed`) at once;
 - events about a run whose descriptor does not name the pool they came from are refused
   and the message is dead-lettered (`wrong_pool`);
@@ -17,6 +19,7 @@ Nothing a pool sends can stop the ingest:
 
 import asyncio
 import functools
+import json
 import logging
 
 from nats.aio.msg import Msg
@@ -25,9 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from control_plane.runs.service import apply_events
+from control_plane.runs.progress import apply_events
 from data_plane.protocol import (
     INGEST_CONSUMER,
+    SUPPORTED_PROTOCOLS,
     Bus,
     EventBatch,
     RunEvent,
@@ -77,6 +81,10 @@ class EventIngestor:
         that fails, apply its messages one by one to find the one at fault."""
         readable: list[tuple[Msg, list[RunEvent]]] = []
         for message in messages:
+            unsupported = unsupported_protocol(message.data)
+            if unsupported is not None:
+                await self._set_aside(pool, message, "unsupported_protocol", unsupported)
+                continue
             try:
                 readable.append((message, EventBatch.model_validate_json(message.data).events))
             except ValidationError as exc:
@@ -159,3 +167,30 @@ class EventIngestor:
         except Exception:
             return False
         return True
+
+
+def unsupported_protocol(data: bytes) -> str | None:
+    """Why a message cannot be read if one of its events is of a protocol version this
+    release does not know (an event without a version is of protocol 1), else None.
+
+    Checked before the events are validated: a newer protocol may add fields this release
+    would refuse as malformed, and the operator must learn that it is a version mismatch.
+    """
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    events = body.get("events") if isinstance(body, dict) else None
+    for position, event in enumerate(events if isinstance(events, list) else []):
+        version = event.get("protocol", 1) if isinstance(event, dict) else 1
+        # Only the integers themselves: True or "2" would slip through a set lookup or
+        # pydantic's coercion, and a list is not hashable at all.
+        if type(version) is int and version in SUPPORTED_PROTOCOLS:
+            continue
+        known = " and ".join(str(v) for v in sorted(SUPPORTED_PROTOCOLS))
+        event_id = event.get("event_id") if isinstance(event, dict) else None
+        return (
+            f"event {position} ({event_id!r}) speaks protocol {version!r}; this control plane "
+            f"reads protocol {known}: upgrade the control plane to a release that reads it"
+        )
+    return None

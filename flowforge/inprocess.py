@@ -25,14 +25,12 @@ from connectors_sdk import NodeRegistry
 from control_plane.app import create_app
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import public_key_path
-from data_plane.protocol import CONTROL_PLANE_INBOX, pool_inbox
+from data_plane.protocol import CONTROL_PLANE_INBOX, TERMINAL_RUN_STATUSES, pool_inbox
 from data_plane.settings import DataPlaneSettings
 from data_plane.worker import connect_temporal, serve
 from flowforge.devstack import start_control_plane
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess, free_port
-
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 async def wait_until(check: Any, within: float = 30.0, interval: float = 0.1) -> Any:
@@ -180,7 +178,7 @@ class Stack:
     ) -> dict[str, Any]:
         async def finished() -> dict[str, Any] | None:
             run = await self.run(run_id)
-            return run if run["status"] in TERMINAL else None
+            return run if run["status"] in TERMINAL_RUN_STATUSES else None
 
         result: dict[str, Any] = await wait_until(finished, within, interval)
         return result

@@ -23,7 +23,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from data_plane.protocol import MAX_ITERATION_LENGTH, MAX_NODE_ID_LENGTH, RunStatus
+
 IDEMPOTENCY_KEY_LENGTH = 200
+# Room for the longest event id the protocol accepts (`RunEvent.event_id`, run id, node id
+# and iteration path included); tests hold the two together.
+EVENT_ID_LENGTH = 500
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -117,7 +122,7 @@ class Run(Base):
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id"))
     version_id: Mapped[str] = mapped_column(ForeignKey("workflow_versions.id"))
     version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="QUEUED")
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED)
     pool: Mapped[str] = mapped_column(String(100))
     # Every pool the run's descriptor names (its own and those nodes are pinned to): the
     # only pools whose events about it are accepted. None for runs older than the column.
@@ -135,12 +140,23 @@ class Run(Base):
 
 
 class NodeRun(Base):
+    """One execution of a node: the top-level one (iteration "") or one iteration of it
+    inside a map, a loop or a sub-workflow (iteration "items#3", "items#3/retry#0")."""
+
     __tablename__ = "node_runs"
-    __table_args__ = (UniqueConstraint("run_id", "node_id"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "node_id", "iteration", name="uq_node_runs_execution"),
+        # The executions of one node in the order they were first reported: the pages of
+        # `iterations` read only the rows they return.
+        Index("ix_node_runs_node", "run_id", "node_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
-    node_id: Mapped[str] = mapped_column(String(100))
+    node_id: Mapped[str] = mapped_column(String(MAX_NODE_ID_LENGTH))
+    iteration: Mapped[str] = mapped_column(
+        String(MAX_ITERATION_LENGTH), default="", server_default=""
+    )
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     input: Mapped[Any | None] = mapped_column(JsonType, nullable=True)
@@ -155,7 +171,7 @@ class RunEventRecord(Base):
 
     __tablename__ = "run_events"
 
-    event_id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(EVENT_ID_LENGTH), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(36), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     node_id: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -2,15 +2,21 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from connectors_sdk import NodeRegistry
-from control_plane.db.models import NodeRun, WorkflowVersion
+from control_plane.db.models import WorkflowVersion
 from control_plane.dispatch import Dispatcher
-from control_plane.runs.service import node_runs_of
+from control_plane.runs.executions import (
+    ExecutionPage,
+    NodeSummary,
+    executions_of,
+    node_summaries_of,
+)
 from control_plane.settings import ControlPlaneSettings
 from control_plane.workflows.service import versions_of
 
@@ -25,14 +31,23 @@ class Services:
     dispatcher: Dispatcher
 
 
+class ExecutionPageKey(NamedTuple):
+    run_id: str
+    node_id: str
+    first: int
+    after_id: int | None
+
+
 @dataclass
 class Context:
     services: Services
-    node_runs: DataLoader[str, list[NodeRun]] = field(init=False)
+    node_summaries: DataLoader[str, list[NodeSummary]] = field(init=False)
+    executions: DataLoader[ExecutionPageKey, ExecutionPage] = field(init=False)
     versions: DataLoader[str, list[WorkflowVersion]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.node_runs = DataLoader(load_fn=self._load_node_runs)
+        self.node_summaries = DataLoader(load_fn=self._load_node_summaries)
+        self.executions = DataLoader(load_fn=self._load_executions)
         self.versions = DataLoader(load_fn=self._load_versions)
 
     async def _load_versions(self, workflow_ids: Sequence[str]) -> list[list[WorkflowVersion]]:
@@ -40,10 +55,16 @@ class Context:
             found = await versions_of(session, workflow_ids)
         return [found[workflow_id] for workflow_id in workflow_ids]
 
-    async def _load_node_runs(self, run_ids: Sequence[str]) -> list[list[NodeRun]]:
+    async def _load_node_summaries(self, run_ids: Sequence[str]) -> list[list[NodeSummary]]:
         async with self.services.sessions() as session:
-            found = await node_runs_of(session, run_ids)
+            found = await node_summaries_of(session, run_ids)
         return [found[run_id] for run_id in run_ids]
+
+    async def _load_executions(self, keys: Sequence[ExecutionPageKey]) -> list[ExecutionPage]:
+        # One session for the request's pages; each page is its own indexed query, as
+        # each has its own cursor and size.
+        async with self.services.sessions() as session:
+            return [await executions_of(session, *key) for key in keys]
 
 
 Info = StrawberryInfo[Context, None]

@@ -1,12 +1,11 @@
 import strawberry
 
-from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
 from control_plane.runs import service
-from control_plane.runs.types import PageInfo, Run, RunConnection, RunStatus
-
-MAX_PAGE = 200
+from control_plane.runs.executions import check_page_size
+from control_plane.runs.types import PageInfo, Run, RunConnection
+from data_plane.protocol import RunStatus
 
 
 @strawberry.type
@@ -27,8 +26,7 @@ class Query:
         first: int = 50,
         after: str | None = None,
     ) -> RunConnection:
-        if not 1 <= first <= MAX_PAGE:
-            raise InvalidInputError(f"first: must be between 1 and {MAX_PAGE}", field="first")
+        check_page_size(first)
         async with info.context.services.sessions() as session:
             page = await service.list_runs(
                 session, project_id, status.value if status else None, first, after

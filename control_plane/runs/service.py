@@ -1,4 +1,4 @@
-"""Runs: starting them, reading them, and applying the events the data plane reports."""
+"""Runs: starting them and reading them (`progress.py` applies what the data plane reports)."""
 
 import asyncio
 import base64
@@ -11,15 +11,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, NodeRun, Run, RunEventRecord
+from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, Run
 from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.input_schema import validate_run_input
 from control_plane.limits import LimitSettings, check_json_value
 from control_plane.workflows.service import get_version, get_workflow
-from data_plane.protocol import RunEvent
-
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-NODE_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "SKIPPED"})
 
 
 async def start_run(
@@ -141,128 +137,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
             field="after",
         )
     return created_at, run_id
-
-
-async def node_runs_of(session: AsyncSession, run_ids: Sequence[str]) -> dict[str, list[NodeRun]]:
-    query = select(NodeRun).where(NodeRun.run_id.in_(run_ids)).order_by(NodeRun.id)
-    found: dict[str, list[NodeRun]] = {run_id: [] for run_id in run_ids}
-    for node_run in await session.scalars(query):
-        found[node_run.run_id].append(node_run)
-    return found
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What `apply_events` did: how many events were new, and which it refused because
-    their pool has no say in their run."""
-
-    new: int
-    refused: list[RunEvent]
-
-
-async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEvent]) -> Applied:
-    """Apply events that pool `pool` reported to their runs.
-
-    Events already applied (by id) and events of unknown runs are skipped. An event about
-    a run whose descriptor does not name `pool` is refused (and not remembered, so that it
-    cannot shadow the genuine event with the same id). Status never moves backwards: a
-    late or repeated event cannot reopen a finished run or node. The rows a batch touches
-    are read with three queries, whatever its size.
-    """
-    event_ids = {e.event_id for e in events}
-    seen = set(
-        await session.scalars(
-            select(RunEventRecord.event_id).where(RunEventRecord.event_id.in_(event_ids))
-        )
-    )
-    run_ids = {e.run_id for e in events}
-    # Locked (in one order, against deadlocks) so that replicas applying events of one run
-    # at the same time cannot overwrite each other's transitions.
-    runs = {
-        r.id: r
-        for r in await session.scalars(
-            select(Run).where(Run.id.in_(run_ids)).order_by(Run.id).with_for_update()
-        )
-    }
-    nodes = {
-        (n.run_id, n.node_id): n
-        for n in await session.scalars(
-            select(NodeRun)
-            .where(NodeRun.run_id.in_(run_ids))
-            .order_by(NodeRun.id)
-            .with_for_update()
-        )
-    }
-    applied = 0
-    refused: list[RunEvent] = []
-    for event in events:
-        run = runs.get(event.run_id)
-        if event.event_id in seen or run is None:
-            continue
-        if pool not in (run.pools or [run.pool]):
-            refused.append(event)
-            continue
-        seen.add(event.event_id)
-        applied += 1
-        session.add(
-            RunEventRecord(
-                event_id=event.event_id,
-                run_id=event.run_id,
-                kind=event.kind,
-                node_id=event.node_id,
-                at=event.at,
-            )
-        )
-        _apply_run_event(run, event)
-        if event.node_id is not None:
-            node = nodes.get((event.run_id, event.node_id))
-            if node is None:
-                node = NodeRun(
-                    run_id=event.run_id, node_id=event.node_id, status="PENDING", attempts=0
-                )
-                nodes[(event.run_id, event.node_id)] = node
-                session.add(node)
-            _apply_node_event(node, event)
-    await session.flush()
-    return Applied(applied, refused)
-
-
-def fail_run(run: Run, error: str | None, at: datetime) -> None:
-    """Mark a run FAILED unless it already finished."""
-    if run.status not in TERMINAL:
-        run.status, run.error, run.finished_at = "FAILED", error, at
-
-
-def _apply_run_event(run: Run, event: RunEvent) -> None:
-    if run.status in TERMINAL:
-        return
-    if event.kind == "run.succeeded":
-        run.status, run.output, run.finished_at = "SUCCEEDED", event.output, event.at
-    elif event.kind == "run.failed":
-        fail_run(run, event.error, event.at)
-    elif run.status == "QUEUED":
-        run.status = "RUNNING"
-    if run.started_at is None and event.kind != "run.failed":
-        run.started_at = event.at
-
-
-def _apply_node_event(node: NodeRun, event: RunEvent) -> None:
-    if event.kind in ("node.started", "node.retrying", "node.failed"):
-        node.attempts = max(node.attempts, event.attempt)
-    if event.kind == "node.started":
-        node.input = event.input
-        node.started_at = node.started_at or event.at
-    if node.status in NODE_TERMINAL:
-        return
-    match event.kind:
-        case "node.started":
-            node.status = "RUNNING"
-        case "node.retrying":
-            node.status, node.error = "RETRYING", event.error
-        case "node.succeeded":
-            node.status, node.output, node.error = "SUCCEEDED", event.output, None
-            node.finished_at = event.at
-        case "node.failed":
-            node.status, node.error, node.finished_at = "FAILED", event.error, event.at
-        case "node.skipped":
-            node.status = "SKIPPED"

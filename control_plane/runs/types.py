@@ -1,30 +1,46 @@
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 
 from control_plane.db.models import NodeRun as NodeRunRow
 from control_plane.db.models import Run as RunRow
-from control_plane.graphql.context import Info
+from control_plane.graphql.context import ExecutionPageKey, Info
 from control_plane.graphql.errors import graphql_errors
+from control_plane.runs.executions import NodeSummary, check_page_size, decode_execution_cursor
+from data_plane.protocol import NodeStatus, RunStatus
 
-
-@strawberry.enum
-class RunStatus(Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
+# The GraphQL enums are the protocol's own: the API shows the names the data plane reports.
+strawberry.enum(
+    RunStatus,
+    description="Where a run is (docs/concepts.md#statuses). A run that has not finished "
+    "and has an error is stalled: the data plane could not go on interpreting it and will "
+    "when a fixed worker picks it up.",
+)
+strawberry.enum(NodeStatus, description="Where one execution of a node is.")
 
 
 @strawberry.type
-class NodeRun:
-    node_id: str
-    status: str = strawberry.field(
-        description="PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED or SKIPPED."
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="How many executions of a node are in one status.")
+class NodeStatusCount:
+    status: NodeStatus
+    count: int
+
+
+@strawberry.type(
+    description='One execution of a node: the top-level one (iteration "") or one '
+    "iteration inside a map, a loop or a sub-workflow."
+)
+class NodeExecution:
+    iteration: str = strawberry.field(
+        description='Its iteration path, e.g. "items#3/retry#0"; "" at top level.'
     )
+    status: NodeStatus
     attempts: int
     input: JSON | None
     output: JSON | None
@@ -33,16 +49,91 @@ class NodeRun:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: NodeRunRow) -> "NodeRun":
+    def from_row(cls, row: NodeRunRow) -> "NodeExecution":
         return cls(
-            node_id=row.node_id,
-            status=row.status,
+            iteration=row.iteration,
+            status=NodeStatus(row.status),
             attempts=row.attempts,
             input=row.input,
             output=row.output,
             error=row.error,
             started_at=row.started_at,
             finished_at=row.finished_at,
+        )
+
+
+@strawberry.type
+class NodeExecutionConnection:
+    nodes: list[NodeExecution]
+    page_info: PageInfo
+
+
+@strawberry.type(
+    description="A node of a run: the fields of its top-level execution or, for a node "
+    "that only runs in iterations, a status derived from them (attempts, startedAt and "
+    "finishedAt their bounds; input, output and error null); counts and iterations cover "
+    "every execution."
+)
+class NodeRun:
+    node_id: str
+    status: NodeStatus
+    attempts: int
+    input: JSON | None
+    output: JSON | None
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    counts: list[NodeStatusCount] = strawberry.field(
+        description="Executions by status, the statuses with none left out."
+    )
+    run_id: strawberry.Private[str]
+
+    @classmethod
+    def from_summary(cls, summary: NodeSummary) -> "NodeRun":
+        top = summary.top
+        counts = [NodeStatusCount(status=s, count=n) for s, n in summary.counts.items()]
+        if top is not None:
+            return cls(
+                node_id=summary.node_id,
+                status=NodeStatus(top.status),
+                attempts=top.attempts,
+                input=top.input,
+                output=top.output,
+                error=top.error,
+                started_at=top.started_at,
+                finished_at=top.finished_at,
+                counts=counts,
+                run_id=summary.run_id,
+            )
+        return cls(
+            node_id=summary.node_id,
+            status=summary.status,
+            attempts=summary.max_attempts,
+            input=None,
+            output=None,
+            error=None,
+            started_at=summary.first_started_at,
+            finished_at=summary.last_finished_at,
+            counts=counts,
+            run_id=summary.run_id,
+        )
+
+    @strawberry.field(
+        description="The node's executions, in the order they were first reported, the "
+        "top-level one included."
+    )
+    @graphql_errors
+    async def iterations(
+        self, info: Info, first: int = 50, after: str | None = None
+    ) -> NodeExecutionConnection:
+        check_page_size(first)
+        after_id = decode_execution_cursor(after) if after is not None else None
+        page = await info.context.executions.load(
+            ExecutionPageKey(self.run_id, self.node_id, first, after_id)
+        )
+        return NodeExecutionConnection(
+            nodes=[NodeExecution.from_row(row) for row in page.executions],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         )
 
 
@@ -78,16 +169,13 @@ class Run:
             finished_at=row.finished_at,
         )
 
-    @strawberry.field(description="Every node that started or was skipped, in order.")
+    @strawberry.field(
+        description="Every node that reported something, in the order it first did: one "
+        "summary per node, however many times it ran."
+    )
     @graphql_errors
     async def nodes(self, info: Info) -> list[NodeRun]:
-        return [NodeRun.from_row(r) for r in await info.context.node_runs.load(self.id)]
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+        return [NodeRun.from_summary(s) for s in await info.context.node_summaries.load(self.id)]
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from data_plane.protocol import TERMINAL_RUN_STATUSES, NodeStatus, RunStatus
 from flowforge.cli.client import GraphQLClient, connect, fail, print_json
 from flowforge.cli.options import DataDir, Json, Project, Token, Url
 from flowforge.cli.workflow import default_project
@@ -14,7 +15,7 @@ app = typer.Typer(help="Show and list runs.", no_args_is_help=True)
 
 RUN_FIELDS = """
 id workflowId version status pool input output error createdAt startedAt finishedAt
-nodes { nodeId status attempts input output error startedAt finishedAt }
+nodes { nodeId status attempts input output error startedAt finishedAt counts { status count } }
 """
 START = f"""
 mutation Start($workflowId: ID!, $version: Int, $input: JSON, $key: String) {{
@@ -24,14 +25,17 @@ mutation Start($workflowId: ID!, $version: Int, $input: JSON, $key: String) {{
 }}"""
 SHOW = f"query($id: ID!) {{ run(id: $id) {{ {RUN_FIELDS} }} }}"
 FIND = "query($p: ID!, $n: String!) { workflow(projectId: $p, name: $n) { id } }"
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 SYMBOLS = {
-    "RUNNING": "▶",
-    "RETRYING": "↻",
-    "SUCCEEDED": "✓",
-    "FAILED": "✗",
-    "SKIPPED": "-",
-    "PENDING": "·",
+    NodeStatus.PENDING: "·",
+    NodeStatus.RUNNING: "▶",
+    NodeStatus.RETRYING: "↻",
+    NodeStatus.WAITING: "…",
+    NodeStatus.SUCCEEDED: "✓",
+    NodeStatus.FAILED: "✗",
+    NodeStatus.SKIPPED: "-",
+    NodeStatus.CANCELLED: "⊘",
+    NodeStatus.COMPENSATING: "↺",
+    NodeStatus.COMPENSATED: "↺",
 }
 
 
@@ -74,12 +78,13 @@ def run_command(
         print_json(run)
     elif wait:
         _print_outcome(run)
-    if wait and run["status"] != "SUCCEEDED":
+    if wait and run["status"] != RunStatus.SUCCEEDED:
         raise typer.Exit(1)
 
 
 def _follow(client: GraphQLClient, run_id: str, timeout: float, quiet: bool) -> dict[str, Any]:
     seen: dict[str, tuple[str, int]] = {}
+    stall: str | None = None
     deadline = time.monotonic() + timeout
     while True:
         run = client.execute(SHOW, id=run_id)["run"]
@@ -88,24 +93,32 @@ def _follow(client: GraphQLClient, run_id: str, timeout: float, quiet: bool) -> 
             if seen.get(node["nodeId"]) != state and not quiet:
                 _print_node(node)
             seen[node["nodeId"]] = state
-        if run["status"] in TERMINAL:
+        if _stalled(run) and run["error"] != stall and not quiet:
+            typer.echo(f"  ! stalled: {run['error']} (it goes on once a fixed worker takes it)")
+        stall = run["error"] if _stalled(run) else None
+        if run["status"] in TERMINAL_RUN_STATUSES:
             return dict(run)
         if time.monotonic() > deadline:
             fail(f"run {run_id} still {run['status']} after {timeout:.0f} s", code=2)
         time.sleep(0.2)
 
 
+def _stalled(run: dict[str, Any]) -> bool:
+    # The data plane could not go on interpreting the run: unfinished, with an error.
+    return run["status"] not in TERMINAL_RUN_STATUSES and run["error"] is not None
+
+
 def _print_node(node: dict[str, Any]) -> None:
     line = f"  {SYMBOLS.get(node['status'], '?')} {node['nodeId']} {node['status'].lower()}"
     if node["attempts"] > 1:
         line += f" (attempt {node['attempts']})"
-    if node["error"] and node["status"] in ("RETRYING", "FAILED"):
+    if node["error"] and node["status"] in (NodeStatus.RETRYING, NodeStatus.FAILED):
         line += f": {node['error']}"
     typer.echo(line)
 
 
 def _print_outcome(run: dict[str, Any]) -> None:
-    color = typer.colors.GREEN if run["status"] == "SUCCEEDED" else typer.colors.RED
+    color = typer.colors.GREEN if run["status"] == RunStatus.SUCCEEDED else typer.colors.RED
     typer.secho(f"run {run['id']} {run['status']}", fg=color)
     if run["error"]:
         typer.echo(f"error: {run['error']}")
@@ -129,7 +142,8 @@ def show(
     if json:
         print_json(run)
         return
-    typer.echo(f"run {run['id']}  {run['status']}  version {run['version']}  pool {run['pool']}")
+    status = f"{run['status']} (stalled)" if _stalled(run) else run["status"]
+    typer.echo(f"run {run['id']}  {status}  version {run['version']}  pool {run['pool']}")
     typer.echo(
         f"  created {run['createdAt']}  started {run['startedAt']}  finished {run['finishedAt']}"
     )
@@ -138,6 +152,9 @@ def show(
         _print_node(node)
         timing = f"started {node['startedAt']}  finished {node['finishedAt']}"
         typer.echo(f"      attempts {node['attempts']}  {timing}")
+        if sum(c["count"] for c in node["counts"]) > 1:
+            counts = ", ".join(f"{c['count']} {c['status'].lower()}" for c in node["counts"])
+            typer.echo(f"      executions {counts}")
         if node["input"] is not None:
             typer.echo(f"      input  {jsonlib.dumps(node['input'], sort_keys=True)}")
         if node["output"] is not None:
@@ -150,7 +167,9 @@ def show(
 
 @app.command("list")
 def list_runs(
-    status: Annotated[str | None, typer.Option(help="Only runs with this status.")] = None,
+    status: Annotated[
+        RunStatus | None, typer.Option(case_sensitive=False, help="Only runs with this status.")
+    ] = None,
     first: Annotated[int, typer.Option(help="How many.")] = 20,
     project: Project = None,
     url: Url = None,
@@ -168,11 +187,11 @@ def list_runs(
         "query($p: ID!, $s: RunStatus, $f: Int!) { runs(projectId: $p, status: $s, first: $f) "
         "{ nodes { id workflowId version status createdAt } } }",
         p=project_id,
-        s=status.upper() if status else None,
+        s=status.value if status else None,
         f=first,
     )["runs"]["nodes"]
     if json:
         print_json(data)
         return
     for run in data:
-        typer.echo(f"{run['id']}  {run['status']:<9}  v{run['version']}  {run['createdAt']}")
+        typer.echo(f"{run['id']}  {run['status']:<12}  v{run['version']}  {run['createdAt']}")

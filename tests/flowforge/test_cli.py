@@ -3,14 +3,18 @@
 import asyncio
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from control_plane.db.engine import create_engine, session_factory
+from control_plane.runs.progress import apply_events
+from data_plane.protocol import RunEvent
 from flowforge.cli.main import app
 
-from fixtures.stack import Stack
+from fixtures.stack import Stack, commit_runs
 
 HELLO = str(Path(__file__).parents[2] / "examples" / "hello.yaml")
 
@@ -52,6 +56,43 @@ async def test_push_run_and_show(stack: Stack) -> None:
     shown = json.loads(out)
     assert shown["status"] == "SUCCEEDED"
     assert {n["nodeId"]: n["status"] for n in shown["nodes"]}["log"] == "SUCCEEDED"
+
+
+async def test_runs_show_marks_a_stalled_run_and_counts_iterations(stack: Stack) -> None:
+    code, out = await flowforge(stack, "workflow", "push", HELLO)
+    assert code == 0, out
+    project = await stack.project_id()
+    found = await stack.data("query($p: ID!) { workflows(projectId: $p) { id } }", p=project)
+    workflow_id = found["workflows"][0]["id"]
+    [run] = await commit_runs(stack, workflow_id, [{"name": "Ada"}], handed_over=True)
+    now = datetime.now(UTC)
+    engine = create_engine(stack.cp_settings.database_url)
+    try:
+        async with session_factory(engine).begin() as session:
+            await apply_events(
+                session,
+                stack.pool,
+                [
+                    *(
+                        RunEvent.create(run.id, "node.succeeded", now, "greet", iteration=f"p#{i}")
+                        for i in range(3)
+                    ),
+                    RunEvent.create(run.id, "node.failed", now, "greet", iteration="p#3"),
+                    RunEvent.create(run.id, "run.stalled", now, error="interpreter: KeyError"),
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+    code, out = await flowforge(stack, "runs", "show", run.id)
+    code_list, listed = await flowforge(stack, "runs", "list", "--status", "running")
+
+    assert code == 0, out
+    assert f"run {run.id}  RUNNING (stalled)" in out
+    assert "error  interpreter: KeyError" in out
+    assert "executions 3 succeeded, 1 failed" in out
+    assert code_list == 0, listed
+    assert run.id in listed
 
 
 async def test_push_of_an_invalid_file_lists_the_problems(stack: Stack, tmp_path: Path) -> None:

@@ -1,0 +1,213 @@
+"""How the events the data plane reports move runs and nodes: the transition table, and
+`apply_events`, which applies it to the registry.
+
+`TRANSITIONS` holds one row per event kind: for each current status of the run, and of
+the node execution the event is about, which status follows. A status a row does not
+list stays as it is. No row leaves a terminal status, so a late, repeated or
+out-of-order event cannot reopen a finished run or node. Events reach the control plane
+from several processes (the workflow's worker, the workers of pinned pools), in no
+guaranteed order across them: the table is what makes the end state the same whatever
+order they arrive in.
+
+Statuses the data plane has no event for yet (WAITING, PAUSED, CANCELLING, COMPENSATING
+and their outcomes) have no row into them; events leave a run in them where it is.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, TypeVar
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.db.models import NodeRun, Run, RunEventRecord
+from data_plane.protocol import (
+    TERMINAL_RUN_STATUSES,
+    EventKind,
+    NodeStatus,
+    RunEvent,
+    RunStatus,
+)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one kind of event does: current status -> next, for the run and the node."""
+
+    run: Mapping[RunStatus, RunStatus]
+    node: Mapping[NodeStatus, NodeStatus] = field(default_factory=dict)
+
+
+_UNFINISHED_RUN = tuple(s for s in RunStatus if s not in TERMINAL_RUN_STATUSES)
+# The statuses an execution's own events may move it out of.
+_OPEN_NODE = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.RETRYING, NodeStatus.WAITING)
+# Any report about a queued run, its own or one of its nodes', shows the run has started.
+_STARTS_RUN: Final = {RunStatus.QUEUED: RunStatus.RUNNING}
+
+
+def _node_to(status: NodeStatus) -> Transition:
+    return Transition(run=_STARTS_RUN, node=dict.fromkeys(_OPEN_NODE, status))
+
+
+TRANSITIONS: Final[Mapping[EventKind, Transition]] = {
+    "run.started": Transition(run=_STARTS_RUN),
+    # A stalled run keeps its status; its error says it is stalled (see `apply_run_event`).
+    "run.stalled": Transition(run=_STARTS_RUN),
+    "run.succeeded": Transition(run=dict.fromkeys(_UNFINISHED_RUN, RunStatus.SUCCEEDED)),
+    "run.failed": Transition(run=dict.fromkeys(_UNFINISHED_RUN, RunStatus.FAILED)),
+    "node.started": _node_to(NodeStatus.RUNNING),
+    "node.retrying": _node_to(NodeStatus.RETRYING),
+    "node.succeeded": _node_to(NodeStatus.SUCCEEDED),
+    "node.failed": _node_to(NodeStatus.FAILED),
+    "node.skipped": _node_to(NodeStatus.SKIPPED),
+}
+
+# What a run.stalled event without a reason shows: a stall must be visible.
+STALLED_WITHOUT_REASON = "the data plane stopped interpreting this run and gave no reason"
+
+
+def apply_run_event(run: Run, event: RunEvent) -> None:
+    """Apply one event (of the run or of one of its nodes) to the run's row.
+
+    A run.stalled event records its error on the run, which goes on (RUNNING); any other
+    event of the run afterwards clears it: a fixed worker continued the run.
+    """
+    current = RunStatus(run.status)
+    if current in TERMINAL_RUN_STATUSES:
+        return
+    run.error = (event.error or STALLED_WITHOUT_REASON) if event.kind == "run.stalled" else None
+    new = TRANSITIONS[event.kind].run.get(current)
+    if new is not None:
+        run.status = new
+    if new == RunStatus.SUCCEEDED:
+        run.output, run.finished_at = event.output, event.at
+    elif new == RunStatus.FAILED:
+        run.error, run.finished_at = event.error, event.at
+    if run.started_at is None and event.kind != "run.failed":
+        run.started_at = event.at
+
+
+def apply_node_event(node: NodeRun, event: RunEvent) -> None:
+    """Apply one node event to the row of that execution of the node.
+
+    Attempts only grow, and the input and start of an attempt are recorded even when its
+    event arrives after the outcome.
+    """
+    if event.kind in ("node.started", "node.retrying", "node.failed"):
+        node.attempts = max(node.attempts, event.attempt)
+    if event.kind == "node.started":
+        node.input = event.input
+        node.started_at = min(node.started_at or event.at, event.at)
+    new = TRANSITIONS[event.kind].node.get(NodeStatus(node.status))
+    if new is None:
+        return
+    node.status = new
+    if new == NodeStatus.RETRYING:
+        node.error = event.error
+    elif new == NodeStatus.SUCCEEDED:
+        node.output, node.error, node.finished_at = event.output, None, event.at
+    elif new == NodeStatus.FAILED:
+        node.error, node.finished_at = event.error, event.at
+
+
+def fail_run(run: Run, error: str | None, at: datetime) -> None:
+    """Mark a run FAILED unless it already finished (for failures the control plane sees
+    itself, such as a descriptor that cannot be dispatched)."""
+    if RunStatus(run.status) not in TERMINAL_RUN_STATUSES:
+        run.status, run.error, run.finished_at = RunStatus.FAILED, error, at
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `apply_events` did: how many events were new, and which it refused because
+    their pool has no say in their run."""
+
+    new: int
+    refused: list[RunEvent]
+
+
+async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEvent]) -> Applied:
+    """Apply events that pool `pool` reported to their runs.
+
+    Events already applied (by id) and events of unknown runs are skipped. An event about
+    a run whose descriptor does not name `pool` is refused (and not remembered, so that it
+    cannot shadow the genuine event with the same id). A node event applies to one
+    execution, keyed by (run, node, iteration). Only the rows a batch touches are read, a
+    few queries per thousand events: a run with many iterations costs no more per batch.
+    """
+    seen: set[str] = set()
+    for ids in _chunks({e.event_id for e in events}):
+        seen.update(
+            await session.scalars(
+                select(RunEventRecord.event_id).where(RunEventRecord.event_id.in_(ids))
+            )
+        )
+    # Locked (in one order, against deadlocks) so that replicas applying events of one run
+    # at the same time cannot overwrite each other's transitions. A node row is only
+    # written with its run's lock held, so the run locks order the node locks as well.
+    runs: dict[str, Run] = {}
+    for ids in _chunks({e.run_id for e in events}):
+        locked = select(Run).where(Run.id.in_(ids)).order_by(Run.id).with_for_update()
+        runs.update((run.id, run) for run in await session.scalars(locked))
+    nodes: dict[tuple[str, str, str], NodeRun] = {}
+    for keys in _chunks({_execution(e) for e in events if _is_node_event(e)}):
+        key = tuple_(NodeRun.run_id, NodeRun.node_id, NodeRun.iteration)
+        query = select(NodeRun).where(key.in_(keys)).order_by(NodeRun.id).with_for_update()
+        nodes.update(((n.run_id, n.node_id, n.iteration), n) for n in await session.scalars(query))
+    applied = 0
+    refused: list[RunEvent] = []
+    for event in events:
+        run = runs.get(event.run_id)
+        if event.event_id in seen or run is None:
+            continue
+        if pool not in (run.pools or [run.pool]):
+            refused.append(event)
+            continue
+        seen.add(event.event_id)
+        applied += 1
+        session.add(
+            RunEventRecord(
+                event_id=event.event_id,
+                run_id=event.run_id,
+                kind=event.kind,
+                node_id=event.node_id,
+                at=event.at,
+            )
+        )
+        apply_run_event(run, event)
+        if _is_node_event(event):
+            execution = _execution(event)
+            node = nodes.get(execution)
+            if node is None:
+                node = NodeRun(
+                    run_id=event.run_id,
+                    node_id=event.node_id,
+                    iteration=event.iteration,
+                    status=NodeStatus.PENDING,
+                    attempts=0,
+                )
+                nodes[execution] = node
+                session.add(node)
+            apply_node_event(node, event)
+    await session.flush()
+    return Applied(applied, refused)
+
+
+def _is_node_event(event: RunEvent) -> bool:
+    return event.node_id is not None and bool(TRANSITIONS[event.kind].node)
+
+
+def _execution(event: RunEvent) -> tuple[str, str, str]:
+    return (event.run_id, event.node_id or "", event.iteration)
+
+
+# Keys per query: well under the bound-parameter limits of SQLite and asyncpg (32,766).
+_CHUNK = 1000
+_Key = TypeVar("_Key", str, tuple[str, str, str])
+
+
+def _chunks(items: set[_Key]) -> Iterator[list[_Key]]:
+    ordered = sorted(items)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
