@@ -103,7 +103,8 @@ def verify_descriptor(
 def _check_protocol(data: object) -> None:
     # Before the model: a newer protocol may have fields this release does not know.
     version = data.get("protocol", 1) if isinstance(data, dict) else 1
-    if version not in SUPPORTED_PROTOCOLS:
+    # Only a whole number names a version (True and "2" do not).
+    if type(version) is not int or version not in SUPPORTED_PROTOCOLS:
         known = " and ".join(str(v) for v in sorted(SUPPORTED_PROTOCOLS))
         raise DescriptorRejectedError(
             "unsupported_protocol",

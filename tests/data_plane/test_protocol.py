@@ -1,5 +1,6 @@
 """Signing and verifying run descriptors, without any server."""
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -7,10 +8,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from connectors_sdk import canonical_json
 from data_plane.errors import DescriptorRejectedError
 from data_plane.protocol import (
     EventBatch,
     RunEvent,
+    SignedEnvelope,
     key_id_of,
     sign_descriptor,
     verify_descriptor,
@@ -58,6 +61,23 @@ def test_descriptor_of_an_unknown_protocol_is_refused_naming_both_versions() -> 
     assert info.value.code == "unsupported_protocol"
     assert "protocol 99" in str(info.value)
     assert "1 and 2" in str(info.value)
+
+
+@pytest.mark.parametrize("version", [[2], "2", True, None])
+def test_descriptor_whose_version_is_not_a_whole_number_is_refused(version: object) -> None:
+    key = Ed25519PrivateKey.generate()
+    payload = make_descriptor().model_dump(mode="json") | {"protocol": version}
+    body = canonical_json(payload)
+    envelope = SignedEnvelope(
+        key_id=key_id_of(key.public_key()),
+        payload=base64.b64encode(body).decode(),
+        signature=base64.b64encode(key.sign(body)).decode(),
+    )
+
+    with pytest.raises(DescriptorRejectedError) as info:
+        verify_descriptor(canonical_json(envelope.model_dump()), trust(key))
+
+    assert info.value.code == "unsupported_protocol"
 
 
 def test_descriptor_without_a_version_is_read_as_protocol_1() -> None:
