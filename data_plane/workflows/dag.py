@@ -75,7 +75,8 @@ class DagRunWorkflow:
         return DagRunResult(status="SUCCEEDED", output=output)
 
     async def _interpret(self, rt: Runtime, params: DagRunInput) -> Any:
-        finished = await drive(rt, Pacer(), hold=lambda: history_full(params.history_limit))
+        pacer = Pacer(rt.events)
+        finished = await drive(rt, pacer, hold=lambda: history_full(params.history_limit))
         if not finished:
             await rt.events.drain()
             await workflow.wait_condition(workflow.all_handlers_finished)

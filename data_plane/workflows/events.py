@@ -79,16 +79,17 @@ class EventBuffer:
         if self._pending and self._sending is None:
             self._sending = asyncio.create_task(self._send())
 
-    async def drain(self) -> None:
-        """Send every pending event, and wait until they left."""
+    async def drain(self, always: bool = False) -> None:
+        """Send every pending event, and wait until they left; `always`: by a local
+        activity even when none is pending."""
         if self._sending is not None:
             await self._sending
             self._sending = None
-        await self._send()
+        await self._send(always)
 
-    async def _send(self) -> None:
+    async def _send(self, always: bool = False) -> None:
         events = self.take()
-        if events:
+        if events or always:
             await workflow.execute_local_activity_method(
                 NodeActivities.publish_events,
                 PublishEventsInput(pool=self._pool, events=events),

@@ -35,7 +35,7 @@ class LoopWorkflow:
         )
         body = WorkflowDefinition.model_validate(params.body)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
-        pacer = Pacer()
+        pacer = Pacer(events)
         progress = params.progress.model_copy(deep=True)
         if params.collect and progress.outputs is None:
             progress.outputs = []

@@ -39,7 +39,7 @@ class MapBatchWorkflow:
         )
         body = WorkflowDefinition.model_validate(params.body)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
-        pacer = Pacer()
+        pacer = Pacer(events)
         results: dict[int, IterationResult] = {}
         slots = asyncio.Semaphore(params.concurrency)
         stop = False

@@ -12,25 +12,32 @@ from data_plane.protocol import task_queue
 from data_plane.workflows.dag import DagRunWorkflow
 from data_plane.workflows.plan import build_plan
 
+from fixtures.http_peer import HttpPeer
 from fixtures.replay import record, replay
 from fixtures.stack import Stack
 
 
-def counting_line(count: int) -> dict[str, Any]:
-    """Lightweight nodes each mapping its input from the one before: one local activity
-    (one history event) per node, and a result that shows every node ran in order."""
-    nodes: list[dict[str, Any]] = [{"id": "n0", "type": "test.count"}]
-    nodes += [
-        {"id": f"n{i}", "type": "test.count", "inputs": {"count": f"${{ .nodes.n{i - 1}.count }}"}}
-        for i in range(1, count)
+def counting_line(count: int, url: str) -> dict[str, Any]:
+    """HTTP nodes each posting one more than the node before: every node an activity on
+    the pool's queue (ending a workflow task), and a result that shows each ran in order."""
+    nodes: list[dict[str, Any]] = [
+        {
+            "id": f"n{i}",
+            "type": "core.http",
+            "config": {"method": "POST", "url": url},
+            "inputs": {"body": {"n": f"${{ .nodes.n{i - 1}.body.body.n + 1 }}" if i else 1}},
+        }
+        for i in range(count)
     ]
     edges = [{"from": f"n{i - 1}", "to": f"n{i}"} for i in range(1, count)]
     return {"apiVersion": "flowforge/v1", "name": "long-line", "nodes": nodes, "edges": edges}
 
 
-async def test_a_long_run_continues_as_new_and_ends_with_every_result(sqlite_stack: Stack) -> None:
+async def test_a_long_run_continues_as_new_and_ends_with_every_result(
+    sqlite_stack: Stack, http_peer: HttpPeer
+) -> None:
     stack = sqlite_stack
-    data = counting_line(150)
+    data = counting_line(40, http_peer.url("/echo"))
     definition = WorkflowDefinition.model_validate(data)
     run_id = f"long-{uuid.uuid4()}"
     params = DagRunInput(
@@ -51,7 +58,7 @@ async def test_a_long_run_continues_as_new_and_ends_with_every_result(sqlite_sta
     )
     result = await handle.result()
 
-    assert result.output == {"n149": {"count": 150}}
+    assert result.output["n39"]["body"]["body"] == {"n": 40}
     first = await stack.temporal.get_workflow_handle(
         run_id, run_id=handle.first_execution_run_id
     ).fetch_history()

@@ -4,7 +4,6 @@
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 
 from fixtures.stack import Stack
 
@@ -44,7 +43,7 @@ async def test_a_map_over_10000_items_gives_every_result_and_keeps_histories_sma
     assert len(batch.events) < 2000
 
 
-async def test_a_loop_of_20000_iterations_continues_as_new_and_ends_with_its_count(
+async def test_a_loop_of_20000_iterations_ends_with_its_count_in_a_small_history(
     sqlite_stack: Stack,
 ) -> None:
     body = {
@@ -60,9 +59,7 @@ async def test_a_loop_of_20000_iterations_continues_as_new_and_ends_with_its_cou
 
     assert run["status"] == "SUCCEEDED", run["error"]
     assert run["output"]["again"] == {"count": 20000, "last": {"n": 20000}, "exhausted": True}
-    loop = sqlite_stack.temporal.get_workflow_handle(f"{run_id}:again")
-    first = await sqlite_stack.temporal.get_workflow_handle(
-        f"{run_id}:again",
-        run_id=(await loop.describe()).raw_description.workflow_execution_info.first_run_id,
-    ).fetch_history()
-    assert first.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    # Its pure iterations record no events of their own: the history stays far below
+    # the point where the loop would continue as new.
+    loop = await sqlite_stack.temporal.get_workflow_handle(f"{run_id}:again").fetch_history()
+    assert len(loop.events) < 5000
