@@ -135,7 +135,7 @@ async def test_http_server_errors_and_throttling_are_retryable(server_url, statu
     with pytest.raises(ConnectorExecutionError) as caught:
         await run_node(HttpRequest, {"method": "DELETE", "url": url}, {})
     assert caught.value.retryable is retryable
-    assert caught.value.code == "execution_failed"
+    assert caught.value.code == "http_status"
     assert f"DELETE {url} -> {status}" in str(caught.value)
 
 
