@@ -21,6 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors_sdk._errors import ConnectorExecutionError
 from connectors_sdk._node import Node, NodeContext
 
+_MESSAGE_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "host", "content-encoding"}
+)
+
 
 class HttpRequest(Node):
     """Send an HTTP request and output the status, headers and decoded body."""
@@ -54,7 +58,13 @@ class HttpRequest(Node):
 
     async def run(self, ctx: NodeContext, config: Config, input: Input) -> Output:
         request = f"{config.method} {config.url}"
-        headers = {**config.headers, **input.headers}
+        # Headers that describe one message are the client's to write: an output passed
+        # on from an earlier response must not set this request's length or framing.
+        headers = {
+            name: value
+            for name, value in {**config.headers, **input.headers}.items()
+            if name.lower() not in _MESSAGE_HEADERS
+        }
         keyed = any(name.lower() == "idempotency-key" for name in headers)
         if config.method not in ("GET", "HEAD") and ctx.idempotency_key and not keyed:
             headers["Idempotency-Key"] = ctx.idempotency_key
