@@ -2,7 +2,10 @@
 by uvicorn and a real agent + Temporal worker, against running Temporal and NATS servers.
 
 Each `running_stack` gets its own pool (so its own NATS subjects, consumers and Temporal
-task queue) and API token; the control plane can be stopped and started again.
+task queue) and API token; the control plane and the data plane can be stopped and started
+again. Either can instead run as a child process (`python -m control_plane`, `python -m
+data_plane`), as in production, which a test may also kill (SIGKILL, by PID) to see what
+survives a crash.
 """
 
 import asyncio
@@ -28,7 +31,7 @@ from control_plane.signing import public_key_path
 from data_plane.protocol import CONTROL_PLANE_INBOX, TERMINAL_RUN_STATUSES, pool_inbox
 from data_plane.settings import DataPlaneSettings
 from data_plane.worker import connect_temporal, serve
-from flowforge.devstack import start_control_plane
+from flowforge.devstack import start_control_plane, start_data_plane
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess, free_port
 
@@ -54,6 +57,15 @@ class Stack:
     temporal: Client
     nats: NatsClient
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
+    data_dir: Path = Path(".")
+    """Where child processes write their logs."""
+    control_plane_command: Sequence[str] | None = None
+    """Run the control plane as this child process (configured by `FLOWFORGE_CP_*`)."""
+    data_plane_command: Sequence[str] | None = None
+    """Run the data plane as this child process (configured by `FLOWFORGE_DP_*`); it loads
+    the node types of the installed entry points, not `registry`."""
+    control_plane_process: ServerProcess | None = None
+    data_plane_process: ServerProcess | None = None
     _server: uvicorn.Server | None = None
     _server_task: asyncio.Task[None] | None = None
     _dp_stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,7 +81,17 @@ class Stack:
 
     async def start_control_plane(self, wait_ready: bool = True) -> None:
         """Serve the control plane; with `wait_ready`, return once `/readyz` says ready
-        (connected to the bus, its streams created)."""
+        (connected to the bus, its streams created). A child process is always waited
+        for."""
+        if self.control_plane_command is not None:
+            assert self.control_plane_process is None, "the control plane is running"
+            self.control_plane_process = await asyncio.to_thread(
+                _start_control_plane_process,
+                self.cp_settings,
+                self.control_plane_command,
+                self.data_dir,
+            )
+            return
         config = uvicorn.Config(
             create_app(self.cp_settings, self.registry),
             host="127.0.0.1",
@@ -95,20 +117,50 @@ class Stack:
         return response.status_code == 200
 
     async def stop_control_plane(self) -> None:
+        """Stop the control plane the way an operator would (SIGTERM to a child)."""
+        if self.control_plane_process is not None:
+            await asyncio.to_thread(self.control_plane_process.stop)
+            self.control_plane_process = None
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task
             self._server = self._server_task = None
 
+    def kill_control_plane(self) -> None:
+        """SIGKILL the control plane's child process: a crash, with no shutdown at all."""
+        assert self.control_plane_process is not None, "no control plane child process"
+        self.control_plane_process.kill()
+        self.control_plane_process = None
+
     async def start_data_plane(self) -> None:
+        """Start the agent and worker; a child process is returned once it is ready."""
+        if self.data_plane_command is not None:
+            assert self.data_plane_process is None, "the data plane is running"
+            self.data_plane_process = await asyncio.to_thread(
+                start_data_plane,
+                data_plane_environment(self.dp_settings),
+                self.data_dir / "data-plane.log",
+                self.data_plane_command,
+            )
+            return
         self._dp_stop = asyncio.Event()
         self._dp_task = asyncio.create_task(serve(self.dp_settings, self.registry, self._dp_stop))
 
     async def stop_data_plane(self) -> None:
+        """Stop the data plane the way an operator would (SIGTERM to a child)."""
+        if self.data_plane_process is not None:
+            await asyncio.to_thread(self.data_plane_process.stop)
+            self.data_plane_process = None
         if self._dp_task is not None:
             self._dp_stop.set()
             await self._dp_task
             self._dp_task = None
+
+    def kill_data_plane(self) -> None:
+        """SIGKILL the data plane's child process: a crash, with no shutdown at all."""
+        assert self.data_plane_process is not None, "no data plane child process"
+        self.data_plane_process.kill()
+        self.data_plane_process = None
 
     async def connect_as_pool(self) -> NatsClient:
         """A NATS connection with this stack's pool credentials (close it when done)."""
@@ -201,14 +253,17 @@ async def running_stack(
     registry: NodeRegistry | None = None,
     control_plane_command: Sequence[str] | None = None,
     other_pools: Sequence[str] = (),
+    data_plane_command: Sequence[str] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
     Each connects to NATS with its own credentials from `authority` (the NATS server must
     trust it). `Stack.nats` holds the control plane's. With `control_plane_command` the
     control plane runs as that child process (configured through `FLOWFORGE_CP_*`), as it
-    would in production; otherwise it runs in this process. The control plane also
-    serves `other_pools` (no data plane is started for them).
+    would in production, and likewise the data plane with `data_plane_command`
+    (`FLOWFORGE_DP_*`; its log is `data_dir/data-plane.log`); otherwise each runs in this
+    process. The control plane also serves `other_pools` (no data plane is started for
+    them).
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -240,25 +295,37 @@ async def running_stack(
         inbox_prefix=CONTROL_PLANE_INBOX,
     )
     stack = Stack(
-        cp_settings, dp_settings, registry or NodeRegistry.from_entry_points(), token, temporal, nc
+        cp_settings,
+        dp_settings,
+        registry or NodeRegistry.from_entry_points(),
+        token,
+        temporal,
+        nc,
+        data_dir=data_dir,
+        control_plane_command=control_plane_command,
+        data_plane_command=data_plane_command,
     )
-    child: ServerProcess | None = None
     try:
-        if control_plane_command is None:
-            await stack.start_control_plane()
-        else:
-            child = await asyncio.to_thread(
-                _start_control_plane_process, cp_settings, control_plane_command, data_dir
-            )
+        await stack.start_control_plane()
         await stack.start_data_plane()
         yield stack
     finally:
         await stack.stop_data_plane()
         await stack.stop_control_plane()
-        if child is not None:
-            child.stop()
         await stack.http.aclose()
         await nc.close()
+
+
+def data_plane_environment(settings: DataPlaneSettings) -> dict[str, str]:
+    """The `FLOWFORGE_DP_*` variables that configure a data-plane process as `settings`."""
+    env = {}
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        if isinstance(value, list):
+            text = ",".join(str(item) for item in value)
+        else:
+            text = value if isinstance(value, str) else json.dumps(value)
+        env[f"FLOWFORGE_DP_{name.upper()}"] = text
+    return env
 
 
 def _start_control_plane_process(

@@ -188,6 +188,15 @@ class ServerProcess:
         # -SIGTERM just means the process died of the signal we sent, not that it failed.
         logger.info("stopped %s (pid %d, exit code %s)", self.name, self.process.pid, code)
 
+    def kill(self) -> None:
+        """SIGKILL at once and reap it: a crash, with no chance to shut down (for tests of
+        what survives one). Safe to call again; `stop()` afterwards does nothing."""
+        if not self._stopped and self.running:
+            self.process.kill()
+        code = self.process.wait()
+        self._stopped = True
+        logger.info("killed %s (pid %d, exit code %s)", self.name, self.process.pid, code)
+
     def __enter__(self) -> ServerProcess:
         return self
 

@@ -15,36 +15,21 @@ import pytest
 
 from flowforge.inprocess import Stack, running_stack
 from flowforge.nats_accounts import BusAuthority
-from flowforge.servers import ServerProcess, free_port, start_nats
+from flowforge.servers import ServerProcess
 
 from fixtures.http_peer import HttpPeer
+from fixtures.servers import OwnServer
 from fixtures.stack import assert_eventually
 
 OUTAGE_SECONDS = 65
 RUNS = 3
 
 
-class OwnBus:
-    """A NATS server of the test's own, which the test stops and starts again (same port,
-    same storage), under a stack connected to it."""
-
-    def __init__(self, data_dir: Path, authority: BusAuthority) -> None:
-        self._data_dir, self._port, self._authority = data_dir, free_port(), authority
-        self.server = self.start()
-
-    def start(self) -> ServerProcess:
-        self.server = start_nats(self._data_dir, self._port, self._authority)
-        return self.server
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
 @pytest.fixture
 async def outage(
     sqlite_url: str, temporal_server: ServerProcess, bus_authority: BusAuthority, tmp_path: Path
-) -> AsyncIterator[tuple[Stack, OwnBus]]:
-    bus = OwnBus(tmp_path / "nats", bus_authority)
+) -> AsyncIterator[tuple[Stack, OwnServer]]:
+    bus = OwnServer.nats(tmp_path / "nats", bus_authority)
     try:
         async with running_stack(
             sqlite_url, temporal_server, bus.server, tmp_path, bus_authority
@@ -55,7 +40,7 @@ async def outage(
 
 
 async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
-    outage: tuple[Stack, OwnBus], http_peer: HttpPeer
+    outage: tuple[Stack, OwnServer], http_peer: HttpPeer
 ) -> None:
     stack, bus = outage
     flow = {
@@ -113,7 +98,7 @@ async def test_runs_finish_through_a_long_bus_outage_and_every_event_arrives(
 
 
 async def test_a_control_plane_started_while_the_bus_is_down_serves_and_catches_up(
-    outage: tuple[Stack, OwnBus],
+    outage: tuple[Stack, OwnServer],
 ) -> None:
     stack, bus = outage
     flow = {
