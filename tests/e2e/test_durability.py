@@ -23,11 +23,12 @@ from control_plane.db.models import NodeRun, RunEventRecord
 from data_plane.protocol import (
     INGEST_CONSUMER,
     RUNS_STREAM,
+    TERMINAL_RUN_STATUSES,
     agent_consumer,
     dead_stream,
     events_stream,
 )
-from flowforge.inprocess import TERMINAL, Stack, running_stack
+from flowforge.inprocess import Stack, running_stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 
@@ -435,7 +436,7 @@ async def test_a_map_in_flight_survives_a_full_stop_and_start_of_flowforge_dev(
 
         async def finished() -> dict[str, Any] | None:
             run = await api.run(run_id)
-            return run if run["status"] in TERMINAL else None
+            return run if run["status"] in TERMINAL_RUN_STATUSES else None
 
         run = await assert_eventually(finished, within=120)
         temporal = await Client.connect(dev.temporal_address)
