@@ -14,7 +14,7 @@ from data_plane.agent import Agent
 from data_plane.evaluator import ExpressionEvaluator, ExpressionLimits
 from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
-from data_plane.protocol import Bus, pool_inbox, task_queue
+from data_plane.protocol import ArtefactStore, Bus, NatsArtefactStore, pool_inbox, task_queue
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
 from data_plane.workflows.dag import DagRunWorkflow
 from data_plane.workflows.loop import LoopWorkflow
@@ -29,10 +29,11 @@ def build_worker(
     registry: NodeRegistry,
     settings: DataPlaneSettings,
     evaluator: ExpressionEvaluator,
+    artefacts: ArtefactStore,
 ) -> Worker:
     pool = settings.pool
-    activities = NodeActivities(registry, outbox, settings.max_output_bytes)
-    expressions = ExpressionActivities(evaluator, outbox)
+    activities = NodeActivities(registry, outbox, settings.max_output_bytes, artefacts)
+    expressions = ExpressionActivities(evaluator, outbox, artefacts)
     return Worker(
         client,
         task_queue=task_queue(pool),
@@ -81,7 +82,10 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
         agent = Agent(
             bus, outbox, client, registry, trusted_keys, settings.pool, settings.max_output_bytes
         )
-        worker = build_worker(client, outbox, registry, settings, evaluator)
+        artefacts = NatsArtefactStore(
+            bus, bucket=settings.artefact_bucket, max_bytes=settings.artefact_max_bytes
+        )
+        worker = build_worker(client, outbox, registry, settings, evaluator, artefacts)
         async with worker:
             logger.info("data plane ready: pool %s", settings.pool)
             await agent.run(stop)

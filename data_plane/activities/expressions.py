@@ -19,18 +19,27 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from connectors_sdk import ExpressionError, evaluate_with, find_expressions
-from data_plane.errors import ExpressionLimitError
+from data_plane.errors import ArtefactError, ExpressionLimitError
 from data_plane.evaluator import ExpressionEvaluator
 from data_plane.messages import EvaluateExpressionsInput, EvaluateExpressionsResult
 from data_plane.outbox import EventOutbox
+from data_plane.protocol import ArtefactStore
+from data_plane.references import load_references
 
 SHUTTING_DOWN = "WorkerShuttingDown"
 
 
 class ExpressionActivities:
-    def __init__(self, evaluator: ExpressionEvaluator, outbox: EventOutbox) -> None:
+    def __init__(
+        self,
+        evaluator: ExpressionEvaluator,
+        outbox: EventOutbox,
+        artefacts: ArtefactStore | None = None,
+    ) -> None:
         self._evaluator = evaluator
         self._outbox = outbox
+        # Node outputs stored by reference are loaded here, where I/O is allowed.
+        self._artefacts = artefacts
 
     @activity.defn(name="evaluate_expressions")
     async def evaluate_expressions(
@@ -56,13 +65,14 @@ class ExpressionActivities:
 
     async def _evaluate(self, request: EvaluateExpressionsInput) -> EvaluateExpressionsResult:
         try:
-            context_json = json.dumps(request.context, ensure_ascii=False)
+            context = await load_references(request.context, self._artefacts)
+            context_json = json.dumps(context, ensure_ascii=False)
             results = {}
             for _, program in find_expressions(request.value):
                 if program not in results:
                     results[program] = await self._evaluator.run(program, context_json)
             value = evaluate_with(request.value, results.__getitem__)
-        except (ExpressionError, ExpressionLimitError) as exc:
+        except (ExpressionError, ExpressionLimitError, ArtefactError) as exc:
             return EvaluateExpressionsResult(error=str(exc))
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
         if size > self._evaluator.limits.max_output_bytes:

@@ -22,10 +22,9 @@ from connectors_sdk import (
     NodeContext,
     NodeRegistry,
     NodeResult,
-    canonical_json,
     execute_node,
 )
-from data_plane.errors import OutputTooLargeError
+from data_plane.errors import ArtefactError, ArtefactStoreUnavailableError, OutputTooLargeError
 from data_plane.messages import (
     ChainStepFailure,
     PublishEventsInput,
@@ -35,14 +34,24 @@ from data_plane.messages import (
     RunNodeResult,
 )
 from data_plane.outbox import EventOutbox
-from data_plane.protocol import EventKind, RunEvent, execution_key
+from data_plane.protocol import ArtefactStore, EventKind, RunEvent, execution_key
+from data_plane.references import by_reference_if_large, load_references
 
 logger = logging.getLogger(__name__)
 
 
 class NodeActivities:
-    def __init__(self, registry: NodeRegistry, outbox: EventOutbox, max_output_bytes: int) -> None:
+    def __init__(
+        self,
+        registry: NodeRegistry,
+        outbox: EventOutbox,
+        max_output_bytes: int,
+        artefacts: ArtefactStore | None = None,
+    ) -> None:
         self._registry = registry
+        # Outputs over `max_output_bytes` are kept here and travel by reference; without
+        # a store they fail their node (see `data_plane/references.py`).
+        self._artefacts = artefacts
         # Events go out on this worker's own pool subjects, the only ones its credentials
         # allow, also for a node of a run whose other nodes run in another pool; through
         # the outbox, so that the bus being away never fails a node.
@@ -134,11 +143,13 @@ class NodeActivities:
             idempotency_key=f"{request.run_id}:{key}",
             iteration=request.iteration,
         )
-        result = await execute_node(node_cls, request.config, request.input, context)
-        size = len(canonical_json(result.output))
-        if size > self._max_output_bytes:
-            raise OutputTooLargeError(request.node_id, size, self._max_output_bytes)
-        return result
+        config = await load_references(request.config, self._artefacts)
+        node_input = await load_references(request.input, self._artefacts)
+        result = await execute_node(node_cls, config, node_input, context)
+        output = await by_reference_if_large(
+            result.output, request.node_id, self._max_output_bytes, self._artefacts
+        )
+        return NodeResult(output=output, port=result.port)
 
     @staticmethod
     def _event(request: RunNodeInput, kind: EventKind, **fields: Any) -> RunEvent:
@@ -156,6 +167,10 @@ class NodeActivities:
 def _as_application_error(exc: Exception, timeout: float | None = None) -> ApplicationError:
     if isinstance(exc, TimeoutError) and timeout is not None:
         return ApplicationError(f"timed out after {timeout:g} s", type="NodeTimedOut")
+    if isinstance(exc, ArtefactError):
+        # The store being away passes; a missing or corrupt artefact stays so.
+        retry = isinstance(exc, ArtefactStoreUnavailableError)
+        return ApplicationError(str(exc), type=exc.code, non_retryable=not retry)
     if isinstance(exc, OutputTooLargeError):
         return ApplicationError(str(exc), type=exc.code, non_retryable=True)
     if isinstance(exc, ValidationError):

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from temporalio import workflow
 
+from data_plane.protocol import as_artefact_ref
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import VISITS_PER_ACTIVATION, json_size
 from data_plane.workflows.runtime import Runtime, Settlement
@@ -97,4 +98,7 @@ def _settle(rt: Runtime, settlement: Settlement) -> None:
         record_failure(rt.topology, rt.state, settlement.error)
         return
     output = settlement.output
-    rt.state.settle(settlement.node_id, settlement.outcome, output, json_size(output))
+    # Sized as what expressions reading it load: the referenced value's size.
+    ref = as_artefact_ref(output)
+    size = ref.size if ref is not None else json_size(output)
+    rt.state.settle(settlement.node_id, settlement.outcome, output, size)

@@ -32,7 +32,7 @@ from connectors_sdk import (
 from connectors_sdk.nodes.control import Merge
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
 from data_plane.messages import EvaluateExpressionsInput
-from data_plane.protocol import EventKind, execution_key
+from data_plane.protocol import EventKind, as_artefact_ref, execution_key
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import (
     INLINE_MAX_CONTEXT_BYTES,
@@ -207,7 +207,9 @@ class Runtime:
                 f"outputs, over the limit of {MAX_CONTEXT_BYTES} bytes; name only the "
                 "nodes they need, as .nodes.<id>"
             )
-        if plan.inline and size <= INLINE_MAX_CONTEXT_BYTES:
+        # A node output stored by reference is read where I/O is allowed.
+        by_reference = any(as_artefact_ref(nodes[name]) is not None for name in names)
+        if plan.inline and size <= INLINE_MAX_CONTEXT_BYTES and not by_reference:
             return evaluate(value, context)
         while True:
             carried = self.events.carry()
