@@ -7,6 +7,7 @@ built-in `core.*` node types).
 
 from connectors_sdk._canonical import canonical_json
 from connectors_sdk._definition import (
+    Body,
     Duration,
     EdgeSpec,
     NodeSpec,
@@ -43,6 +44,7 @@ __all__ = [
     "ERROR_PORT",
     "INLINE_SUBSET_VERSION",
     "AnyObject",
+    "Body",
     "ConnectorError",
     "ConnectorExecutionError",
     "DefinitionInvalidError",

@@ -6,6 +6,7 @@ def test_public_api_is_exactly_the_curated_list():
         "ERROR_PORT",
         "INLINE_SUBSET_VERSION",
         "AnyObject",
+        "Body",
         "ConnectorError",
         "ConnectorExecutionError",
         "DefinitionInvalidError",
