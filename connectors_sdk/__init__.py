@@ -36,7 +36,13 @@ from connectors_sdk._expressions import (
 )
 from connectors_sdk._flow import ERROR_PORT, JoinMode, NodeFailure
 from connectors_sdk._inline import INLINE_SUBSET_VERSION, is_inline_program, referenced_nodes
-from connectors_sdk._node import AnyObject, Node, NodeContext, NodeResult
+from connectors_sdk._node import (
+    AnyObject,
+    Node,
+    NodeContext,
+    NodeResult,
+    ports_depend_on_config,
+)
 from connectors_sdk._registry import NodeRegistry, default_registry
 from connectors_sdk._validation import parse_definition, validate_definition
 
@@ -76,6 +82,7 @@ __all__ = [
     "load_definition_file",
     "parse_definition",
     "parse_duration",
+    "ports_depend_on_config",
     "referenced_nodes",
     "run_program",
     "validate_definition",

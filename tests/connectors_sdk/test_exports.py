@@ -38,6 +38,7 @@ def test_public_api_is_exactly_the_curated_list():
         "load_definition_file",
         "parse_definition",
         "parse_duration",
+        "ports_depend_on_config",
         "referenced_nodes",
         "run_program",
         "validate_definition",
