@@ -387,6 +387,39 @@ def test_ports_of_body_edges_are_fields_of_the_node_holding_the_body(check):
     ]
 
 
+def test_the_ports_of_a_switch_in_a_body_come_from_its_config(check):
+    route = {
+        "id": "route",
+        "type": "core.switch",
+        "config": {"cases": [{"port": "hot", "condition": "${ .item.temp > 25 }"}]},
+    }
+    rows = map_node(
+        "rows",
+        [route, log("cool"), log("idle")],
+        [edge("route", "cool", "hot"), edge("route", "idle", "warm")],
+    )
+
+    assert only(check([rows])) == (
+        "rows",
+        "body.edges[1].port",
+        "'warm' is not a port of node 'route' (core.switch); its config gives it the ports "
+        "'hot', 'default'",
+    )
+
+
+def test_the_body_of_a_node_of_an_unknown_type_is_checked_too(check):
+    custom = {
+        "id": "each",
+        "type": "acme.each",
+        "body": body([{"id": "inner", "type": "core.http"}]),
+    }
+
+    assert [(node_id, field) for node_id, field, _ in check([custom])] == [
+        ("each", "type"),
+        ("inner", "config.url"),
+    ]
+
+
 # Scopes: ids across them, edges within them
 
 
