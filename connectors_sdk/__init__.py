@@ -7,6 +7,7 @@ built-in `core.*` node types).
 
 from connectors_sdk._canonical import canonical_json
 from connectors_sdk._definition import (
+    Body,
     Duration,
     EdgeSpec,
     NodeSpec,
@@ -35,7 +36,13 @@ from connectors_sdk._expressions import (
 )
 from connectors_sdk._flow import ERROR_PORT, JoinMode, NodeFailure
 from connectors_sdk._inline import INLINE_SUBSET_VERSION, is_inline_program, referenced_nodes
-from connectors_sdk._node import AnyObject, Node, NodeContext, NodeResult
+from connectors_sdk._node import (
+    AnyObject,
+    Node,
+    NodeContext,
+    NodeResult,
+    ports_depend_on_config,
+)
 from connectors_sdk._registry import NodeRegistry, default_registry
 from connectors_sdk._validation import parse_definition, validate_definition
 
@@ -43,6 +50,7 @@ __all__ = [
     "ERROR_PORT",
     "INLINE_SUBSET_VERSION",
     "AnyObject",
+    "Body",
     "ConnectorError",
     "ConnectorExecutionError",
     "DefinitionInvalidError",
@@ -74,6 +82,7 @@ __all__ = [
     "load_definition_file",
     "parse_definition",
     "parse_duration",
+    "ports_depend_on_config",
     "referenced_nodes",
     "run_program",
     "validate_definition",

@@ -51,9 +51,13 @@ from connectors_sdk._errors import ConnectorError, DefinitionInvalidError, Defin
 
 # Fixed by the format rather than tuned per installation, so that a definition valid for
 # the CLI is valid for every control plane: node ids and names are stored in 100-character
-# columns, and a run's nodes are all held in one Temporal workflow history.
+# columns, and a run's nodes are all held in one Temporal workflow history. MAX_NODES
+# counts the nodes of every scope, bodies included.
 MAX_NODES = 1000
 MAX_ID_LENGTH = 100
+# How many bodies may hold one another: a map in a loop in a map. Each level multiplies
+# the executions of what it holds, and each is a scope the interpreter plans on its own.
+MAX_BODY_DEPTH = 3
 MAX_DURATION = timedelta(days=365)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -246,15 +250,47 @@ def _at_most_max_nodes(value: object) -> object:
     return value
 
 
+def _at_most_max_nodes_in_all(value: object) -> object:
+    # The same, over the nodes of every body too, still before any of them is validated.
+    if not isinstance(value, list):
+        return value
+    total = _count_raw_nodes(value)
+    if total > len(value) and total > MAX_NODES:
+        raise PydanticCustomError(
+            "too_many_nodes",
+            "{count} nodes, {inner} of them in bodies; a definition holds at most {limit} "
+            "in all: split the workflow",
+            {"count": total, "inner": total - len(value), "limit": MAX_NODES},
+        )
+    return _at_most_max_nodes(value)
+
+
+def _count_raw_nodes(nodes: list[Any]) -> int:
+    # Iterative: however deep the raw bodies nest, counting them cannot hit the recursion
+    # limit. Anything malformed is left to the models to report.
+    count = 0
+    pending = [nodes]
+    while pending:
+        current = pending.pop()
+        count += len(current)
+        for node in current:
+            body = node.get("body") if isinstance(node, Mapping) else None
+            inner = body.get("nodes") if isinstance(body, Mapping) else None
+            if isinstance(inner, list):
+                pending.append(inner)
+    return count
+
+
 class Body(BaseModel):
     """The nodes a `core.map` runs per item, or a `core.loop` per iteration.
 
     Its nodes' ids are unique across the whole definition; their expressions see the
-    enclosing nodes' outputs as `.nodes.<id>` too, and `.item` and `.index` (map) or
-    `.index` and `.previous` (loop). Nodes without predecessors take the item (map) or
-    the previous iteration's output (loop) as input, as {"value": ...} when it is not an
-    object. Its output is `output` evaluated
-    at the end of the iteration, or {node id: output} of its sink nodes that ran.
+    enclosing scopes' node outputs as `.nodes.<id>` too, and `.item` and `.index` (map)
+    or `.index` and `.previous` (loop). Nodes without predecessors take the item (map)
+    or the previous iteration's output (loop; the loop node's input for the first) as
+    input, as {"value": ...} when it is not an object. Its edges join its own nodes
+    only. Its output is `output` evaluated at the end of the iteration, or {node id:
+    output} of its sink nodes that ran. Bodies nest at most `MAX_BODY_DEPTH` deep.
     """
 
     model_config = ConfigDict(
@@ -293,24 +329,48 @@ class WorkflowDefinition(BaseModel):
         description="Evaluated at the end against the context; omitted: {node id: output} "
         "of the sink nodes that ran.",
     )
-    nodes: Annotated[list[NodeSpec], BeforeValidator(_at_most_max_nodes)] = Field(min_length=1)
+    nodes: Annotated[list[NodeSpec], BeforeValidator(_at_most_max_nodes_in_all)] = Field(
+        min_length=1
+    )
     edges: list[EdgeSpec] = Field(default_factory=list)
 
+    # The graph helpers below see the top level only: a body is a scope of its own, which
+    # the interpreter plans and runs apart (`Body.definition()`). `all_nodes` sees all.
+
     def node(self, node_id: str) -> NodeSpec:
-        """Return the node with this id (the first, if ids repeat).
+        """Return the top-level node with this id (the first, if ids repeat).
 
         Raises:
-            KeyError: No node has this id.
+            KeyError: No top-level node has this id (a body's nodes are not searched).
         """
         return self._index.nodes[node_id]
 
     def predecessors(self, node_id: str) -> list[EdgeSpec]:
-        """Return the edges into a node, in definition order."""
+        """Return the edges into a top-level node, in definition order."""
         return list(self._index.incoming.get(node_id, ()))
 
     def successors(self, node_id: str) -> list[EdgeSpec]:
-        """Return the edges out of a node, in definition order."""
+        """Return the edges out of a top-level node, in definition order."""
         return list(self._index.outgoing.get(node_id, ()))
+
+    def all_nodes(self) -> list[NodeSpec]:
+        """Return every node of every scope: the top level's and those of the bodies.
+
+        Use it for what concerns each node wherever it runs (its type, pool, secrets);
+        the graph helpers concern the top level only.
+
+        Returns:
+            The nodes depth-first in definition order: each node is followed by the
+            nodes of its body, and theirs, before the next node of its scope.
+        """
+        found: list[NodeSpec] = []
+        pending = list(reversed(self.nodes))
+        while pending:
+            spec = pending.pop()
+            found.append(spec)
+            if spec.body is not None:
+                pending.extend(reversed(spec.body.nodes))
+        return found
 
     @functools.cached_property
     def _index(self) -> "_GraphIndex":
@@ -328,11 +388,11 @@ class WorkflowDefinition(BaseModel):
         return _GraphIndex(nodes, incoming, outgoing)
 
     def topological_order(self) -> list[str]:
-        """Return the node ids so that every edge points forward.
+        """Return the top-level node ids so that every edge points forward.
 
         Deterministic: of the nodes ready at each step, the first in definition order
-        comes first. Edges naming unknown
-        nodes are ignored (validation reports them).
+        comes first. Edges naming unknown nodes are ignored (validation reports them).
+        A body is ordered on its own: `node.body.definition().topological_order()`.
 
         Raises:
             DefinitionInvalidError: The edges form a cycle.
@@ -366,7 +426,7 @@ class WorkflowDefinition(BaseModel):
         return order
 
     def default_input(self, node_id: str, run_input: Any, outputs: Mapping[str, Any]) -> Any:
-        """The input of a node whose `inputs` is omitted.
+        """The input of a top-level node whose `inputs` is omitted.
 
         Returns:
             The run input for a node without predecessors; that node's output for a node

@@ -139,6 +139,12 @@ LITERAL_REQUIRED = "literal_required"
 the value is an expression (it drops every other error under an expression)."""
 
 
+CONFLICTING_FIELDS = "conflicting_fields"
+"""The pydantic error type of a config that gives two fields which exclude each other
+(`core.loop`'s `until` and `while`). Validation reports it even when the values are
+expressions: whether both are given does not depend on what they evaluate to."""
+
+
 def literal_only(reason: str) -> BeforeValidator:
     """A validator for config fields that are read from the definition itself, before
     any expression is evaluated (the ports of `core.switch`, the mode of `core.merge`).

@@ -205,7 +205,15 @@ class Node:
 
 
 def ports_depend_on_config(cls: type[Node]) -> bool:
-    """Tell whether a node type overrides `Node.ports_for`."""
+    """Tell whether a node type's ports come from each node's config (`core.switch`).
+
+    Args:
+        cls: A node class.
+
+    Returns:
+        True when the class overrides `Node.ports_for`: its `ports` attribute does not
+        list the ports, which validation reads from the config as written.
+    """
     return inspect.getattr_static(cls, "ports_for") is not inspect.getattr_static(Node, "ports_for")
 
 

@@ -6,9 +6,11 @@ the nodes' config and output contracts, checked at publish time.
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from connectors_sdk._definition import Duration
+from connectors_sdk._expressions import CONFLICTING_FIELDS
 from connectors_sdk._node import AnyObject, Node
 
 MAX_MAP_ITEMS = 100_000
@@ -69,11 +71,20 @@ class Loop(Node):
         wait: Duration | None = Field(None, description="Time between iterations.")
         collect: bool = Field(False, description="Keep every iteration's output.")
 
-        @model_validator(mode="after")
-        def _one_condition(self) -> "Loop.Config":
-            if self.until is not None and self.while_ is not None:
-                raise ValueError("give `until` or `while`, not both")
-            return self
+        # On the field rather than the model: a model validator does not run while
+        # another field is missing (max_iterations), so the conflict would surface only
+        # once that is fixed; and this error names `while`.
+        @field_validator("while_")
+        @classmethod
+        def _one_condition(cls, value: Any, info: ValidationInfo) -> Any:
+            if value is not None and info.data.get("until") is not None:
+                raise PydanticCustomError(
+                    CONFLICTING_FIELDS,
+                    "give `until` or `while`, not both: `until` stops the loop once it "
+                    "holds, `while` goes on while it holds; keep one (negate the condition "
+                    "to turn one into the other)",
+                )
+            return value
 
     class Output(BaseModel):
         count: int

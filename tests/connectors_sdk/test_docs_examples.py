@@ -18,7 +18,13 @@ EXAMPLES = [
 
 def test_the_format_page_has_complete_examples():
     names = [yaml.safe_load(block)["name"] for block in EXAMPLES]
-    assert {"route-by-temperature", "quote-from-either-supplier", "fetch-or-alert"} <= set(names)
+    assert {
+        "route-by-temperature",
+        "quote-from-either-supplier",
+        "fetch-or-alert",
+        "check-every-site",
+        "wait-for-export",
+    } <= set(names)
 
 
 @pytest.mark.parametrize("block", EXAMPLES, ids=lambda block: yaml.safe_load(block)["name"])

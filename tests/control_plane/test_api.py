@@ -160,6 +160,22 @@ async def test_node_types_list_installed_nodes_with_schemas(stack: Stack) -> Non
     assert types["core.if"]["ports"] == ["true", "false"]
 
 
+async def test_node_types_say_whose_ports_come_from_config_and_which_run_a_body(
+    stack: Stack,
+) -> None:
+    data = await stack.data("{ nodeTypes { type ports portsFromConfig hasBody } }")
+    types = {t["type"]: t for t in data["nodeTypes"]}
+
+    assert types["core.switch"] == {
+        "type": "core.switch",
+        "ports": [],
+        "portsFromConfig": True,
+        "hasBody": False,
+    }
+    assert types["core.if"]["portsFromConfig"] is False
+    assert {name for name, t in types.items() if t["hasBody"]} == {"core.map", "core.loop"}
+
+
 async def test_runs_are_listed_newest_first_and_paginated(stack: Stack) -> None:
     published = await stack.publish(FLOW)
     ids = []
