@@ -105,6 +105,8 @@ class Node:
         has_body: Runs a sub-graph of nodes (the definition's `body`) per item or
             iteration; the interpreter executes it, so the class implements neither
             `run` nor `evaluate` (`core.map`, `core.loop`).
+        interpreted: The interpreter executes the node itself, without `run` or
+            `evaluate` (`core.subworkflow`; nodes with a body are too).
         secrets: Names of the secrets the node type needs (informational for now).
 
     Activity nodes implement `async def run(self, ctx, config, input) -> Output`; pure
@@ -127,6 +129,7 @@ class Node:
     pure: ClassVar[bool] = False
     lightweight: ClassVar[bool] = False
     has_body: ClassVar[bool] = False
+    interpreted: ClassVar[bool] = False
     secrets: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
@@ -248,9 +251,12 @@ def _problems(cls: type[Node]) -> list[str]:
     problems += _tuple_problems(cls, "secrets", _SECRET_PATTERN)
     if cls.pure and cls.lightweight:
         problems.append("a node is either pure (runs in the workflow) or lightweight, not both")
-    if cls.has_body:
+    if cls.has_body or cls.interpreted:
         if cls.pure or cls.lightweight or cls.ports or ports_depend_on_config(cls):
-            problems.append("a node with a body is neither pure nor lightweight, and has no ports")
+            problems.append(
+                "a node the interpreter runs itself is neither pure nor lightweight, and "
+                "has no ports"
+            )
     elif cls.pure:
         if cls.evaluate is Node.evaluate:
             problems.append("a pure node must implement `def evaluate(self, config, input)`")

@@ -23,6 +23,7 @@ from data_plane.errors import BusUnavailableError, MessageTooLargeError
 from data_plane.protocol import (
     PROTOCOL_VERSION,
     Bus,
+    ChildWorkflow,
     RunDescriptor,
     RunStatus,
     runs_subject,
@@ -87,6 +88,7 @@ class Dispatcher:
             issued_at=now,
             expires_at=now + self._ttl,
             nonce=secrets.token_hex(16),
+            subworkflows=await _called(session, run),
         )
 
     async def sweep(self, older_than: timedelta = timedelta(seconds=2)) -> int:
@@ -119,3 +121,19 @@ class Dispatcher:
             except Exception:
                 logger.exception("dispatch sweep failed; retrying in %.0f s", interval)
             await asyncio.sleep(interval)
+
+
+async def _called(session: AsyncSession, run: Run) -> dict[str, ChildWorkflow]:
+    """The definitions the run calls, as resolved when it started."""
+    called = {}
+    for key, version_id in (run.subworkflows or {}).items():
+        version = await session.get_one(WorkflowVersion, version_id)
+        workflow = await session.get_one(Workflow, version.workflow_id)
+        called[key] = ChildWorkflow(
+            workflow_id=workflow.id,
+            name=workflow.name,
+            version=version.version,
+            sha256=version.sha256,
+            definition=version.definition,
+        )
+    return called

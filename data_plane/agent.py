@@ -19,7 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
 from data_plane.errors import DescriptorRejectedError
-from data_plane.messages import DagRunInput
+from data_plane.messages import ChildRun, DagRunInput
 from data_plane.outbox import EventOutbox
 from data_plane.protocol import (
     RUNS_STREAM,
@@ -84,6 +84,7 @@ class Agent:
                     descriptor,
                 )
             plan = self._plan(descriptor)
+            children = self._children(descriptor)
         except (DescriptorRejectedError, DefinitionInvalidError) as exc:
             await self._dead_letter(message, exc.code, str(exc))
             # Only a descriptor whose signature held names a run we may report on.
@@ -102,6 +103,7 @@ class Agent:
                     definition=descriptor.definition,
                     input=descriptor.input,
                     plan=plan,
+                    subworkflows=children,
                     protocol=descriptor.protocol,
                     max_output_bytes=self._max_output_bytes,
                 ),
@@ -128,6 +130,19 @@ class Agent:
     def _plan(self, descriptor: RunDescriptor) -> ExecutionPlan:
         definition = parse_definition(descriptor.definition, self._registry)
         return build_plan(definition, self._registry, descriptor.pool)
+
+    def _children(self, descriptor: RunDescriptor) -> dict[str, ChildRun]:
+        """Plans for the workflows the run calls, made here like the run's own."""
+        children = {}
+        for key, child in descriptor.subworkflows.items():
+            definition = parse_definition(child.definition, self._registry)
+            children[key] = ChildRun(
+                workflow_id=child.workflow_id,
+                version=child.version,
+                definition=child.definition,
+                plan=build_plan(definition, self._registry, descriptor.pool),
+            )
+        return children
 
     async def _dead_letter(self, message: Msg, code: str, reason: str) -> None:
         logger.warning("refused descriptor (%s): %s", code, reason)

@@ -8,12 +8,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from data_plane.protocol import RunEvent
+from data_plane.protocol import ParentLink, RunEvent
 from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.state import RunState
 
 # How a node type executed in runs started without a plan (see `workflows/legacy.py`).
 NodeMode = Literal["pure", "local", "activity"]
+
+
+class ChildRun(BaseModel):
+    """A workflow a run calls as a sub-workflow, with the plan the agent made for it."""
+
+    workflow_id: str
+    version: int
+    definition: dict[str, Any]
+    plan: ExecutionPlan
 
 
 class DagRunInput(BaseModel):
@@ -27,6 +36,11 @@ class DagRunInput(BaseModel):
     plan: ExecutionPlan | None = None
     # The wire protocol of the run's descriptor, in which its events are reported.
     protocol: int = 1
+    # The workflows the run's sub-workflow nodes call, by reference key (see
+    # `connectors_sdk.nodes.subworkflow.reference_key`), passed on to the child runs.
+    subworkflows: dict[str, ChildRun] = Field(default_factory=dict)
+    # Set on the run of a sub-workflow: the run and node that called it.
+    parent: ParentLink | None = None
     # Where a run that continued as new stands: its state, carried whole.
     resume: RunState | None = None
     # History events after which the run continues as new at its next quiet moment
@@ -140,6 +154,7 @@ class MapBatchInput(BaseModel):
     concurrency: int
     collect_failures: bool
     # Outputs of the enclosing scopes' nodes that the body's expressions read.
+    subworkflows: dict[str, ChildRun] = Field(default_factory=dict)
     outer: dict[str, Any] = Field(default_factory=dict)
     outer_sizes: dict[str, int] = Field(default_factory=dict)
 
@@ -184,6 +199,7 @@ class LoopInput(BaseModel):
     stop_when: bool = True
     wait_seconds: float | None = None
     collect: bool = False
+    subworkflows: dict[str, ChildRun] = Field(default_factory=dict)
     outer: dict[str, Any] = Field(default_factory=dict)
     outer_sizes: dict[str, int] = Field(default_factory=dict)
     progress: LoopProgress = Field(default_factory=LoopProgress)

@@ -115,6 +115,7 @@ class Run(Base):
         UniqueConstraint("project_id", "idempotency_key"),
         Index("ix_runs_project_created", "project_id", "created_at"),
         Index("ix_runs_undispatched", "dispatched_at", "status"),
+        Index("ix_runs_parent", "parent_run_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -133,6 +134,12 @@ class Run(Base):
     idempotency_key: Mapped[str | None] = mapped_column(
         String(IDEMPOTENCY_KEY_LENGTH), nullable=True
     )
+    # The workflow versions its sub-workflow nodes call, by reference key ("<name>" or
+    # "<name>@<version>") -> version id, resolved when the run started. None: none.
+    subworkflows: Mapped[dict[str, str] | None] = mapped_column(JsonType, nullable=True)
+    # A sub-workflow's run: the run and the node execution that called it.
+    parent_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    parent_execution: Mapped[str | None] = mapped_column(String(400), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -21,7 +21,7 @@ from typing import Final, TypeVar
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.models import NodeRun, Run, RunEventRecord
+from control_plane.db.models import NodeRun, Run, RunEventRecord, Workflow, WorkflowVersion
 from data_plane.protocol import (
     TERMINAL_RUN_STATUSES,
     EventKind,
@@ -150,6 +150,7 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
     for ids in _chunks({e.run_id for e in events}):
         locked = select(Run).where(Run.id.in_(ids)).order_by(Run.id).with_for_update()
         runs.update((run.id, run) for run in await session.scalars(locked))
+    await _adopt_children(session, pool, events, runs)
     nodes: dict[tuple[str, str, str], NodeRun] = {}
     for keys in _chunks({_execution(e) for e in events if _is_node_event(e)}):
         key = tuple_(NodeRun.run_id, NodeRun.node_id, NodeRun.iteration)
@@ -192,6 +193,51 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
             apply_node_event(node, event)
     await session.flush()
     return Applied(applied, refused)
+
+
+async def _adopt_children(
+    session: AsyncSession, pool: str, events: Sequence[RunEvent], runs: dict[str, Run]
+) -> None:
+    """Record the runs of sub-workflows that `run.started` events announce.
+
+    A child run belongs to its parent's project and hears from its parent's pools; the
+    workflow version it names must be of that project, or the event is left unapplied
+    (as an event of an unknown run).
+    """
+    for event in events:
+        link = event.parent
+        if event.kind != "run.started" or link is None or event.run_id in runs:
+            continue
+        parent = runs.get(link.run_id) or await session.get(Run, link.run_id)
+        if parent is None or pool not in (parent.pools or [parent.pool]):
+            continue
+        version = await session.scalar(
+            select(WorkflowVersion)
+            .join(Workflow, Workflow.id == WorkflowVersion.workflow_id)
+            .where(
+                Workflow.id == link.workflow_id,
+                Workflow.project_id == parent.project_id,
+                WorkflowVersion.version == link.version,
+            )
+        )
+        if version is None or await session.get(Run, event.run_id) is not None:
+            continue
+        child = Run(
+            id=event.run_id,
+            project_id=parent.project_id,
+            workflow_id=link.workflow_id,
+            version_id=version.id,
+            version=version.version,
+            pool=parent.pool,
+            pools=parent.pools,
+            input=event.input if isinstance(event.input, dict) else {},
+            parent_run_id=parent.id,
+            parent_execution=link.execution,
+            # Started by its parent in the data plane: never dispatched.
+            dispatched_at=event.at,
+        )
+        session.add(child)
+        runs[child.id] = child
 
 
 def _is_node_event(event: RunEvent) -> bool:

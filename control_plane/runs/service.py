@@ -15,6 +15,7 @@ from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, Run
 from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.input_schema import validate_run_input
 from control_plane.limits import LimitSettings, check_json_value
+from control_plane.runs.subworkflows import resolve_calls
 from control_plane.workflows.service import get_version, get_workflow
 
 
@@ -55,6 +56,7 @@ async def start_run(
     if not isinstance(run_input, dict):
         raise InvalidInputError("input: must be a JSON object", field="input")
     await asyncio.to_thread(validate_run_input, found.definition.get("input", {}), run_input)
+    calls = await resolve_calls(session, workflow.project_id, workflow.name, found.definition)
     pinned = {node.get("pool") for node in found.definition.get("nodes", [])}
     run = Run(
         project_id=workflow.project_id,
@@ -65,6 +67,7 @@ async def start_run(
         pools=[pool, *sorted(p for p in pinned if isinstance(p, str) and p != pool)],
         input=run_input,
         idempotency_key=idempotency_key,
+        subworkflows=calls or None,
     )
     try:
         async with session.begin_nested():

@@ -151,6 +151,12 @@ class Run:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    parent_run_id: strawberry.ID | None = strawberry.field(
+        description="For the run of a sub-workflow: the run that called it."
+    )
+    parent_execution: str | None = strawberry.field(
+        description="For the run of a sub-workflow: the execution key of the calling node."
+    )
 
     @classmethod
     def from_row(cls, row: RunRow) -> "Run":
@@ -166,6 +172,8 @@ class Run:
             error=row.error,
             created_at=row.created_at,
             started_at=row.started_at,
+            parent_run_id=strawberry.ID(row.parent_run_id) if row.parent_run_id else None,
+            parent_execution=row.parent_execution,
             finished_at=row.finished_at,
         )
 

@@ -28,8 +28,25 @@ PROTOCOL_VERSION = 2
 SUPPORTED_PROTOCOLS = frozenset({1, 2})
 
 
+class ChildWorkflow(BaseModel):
+    """A published workflow a run calls as a sub-workflow, resolved when the run started."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workflow_id: str
+    name: str
+    version: int
+    sha256: str
+    definition: dict[str, Any]
+
+
 class RunDescriptor(BaseModel):
-    """Everything a data plane needs to execute one run, signed by the control plane."""
+    """Everything a data plane needs to execute one run, signed by the control plane.
+
+    `subworkflows` holds every workflow the run's `core.subworkflow` nodes call, directly
+    or through each other, keyed by "<name>" (the latest version when the run started) or
+    "<name>@<version>" (pinned): the data plane never asks for a definition.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -49,6 +66,7 @@ class RunDescriptor(BaseModel):
     expires_at: datetime
     nonce: str
     trace: dict[str, str] = Field(default_factory=dict)
+    subworkflows: dict[str, ChildWorkflow] = Field(default_factory=dict)
 
 
 class SignedEnvelope(BaseModel):
@@ -86,6 +104,19 @@ def execution_key(node_id: str, iteration: str = "") -> str:
     return f"{node_id}@{iteration}" if iteration else node_id
 
 
+class ParentLink(BaseModel):
+    """Where a sub-workflow's run comes from, on its `run.started` event: the control
+    plane learns of the child run from it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH)
+    # The execution key of the calling node.
+    execution: str = Field(min_length=1, max_length=MAX_NODE_ID_LENGTH + MAX_ITERATION_LENGTH + 1)
+    workflow_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH)
+    version: int = Field(ge=1)
+
+
 class RunEvent(BaseModel):
     """A run or node transition reported by the data plane.
 
@@ -109,6 +140,7 @@ class RunEvent(BaseModel):
     input: Any = None
     output: Any = None
     error: str | None = None
+    parent: ParentLink | None = None
 
     @classmethod
     def create(

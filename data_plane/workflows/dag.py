@@ -55,9 +55,12 @@ class DagRunWorkflow:
             protocol=params.protocol,
             max_output_bytes=params.max_output_bytes,
             input=params.input,
+            calls=params.subworkflows,
         )
         events = EventBuffer(params.run_id, params.pool, params.protocol, state)
-        if params.resume is None:
+        # A sub-workflow's run.started comes from the run that calls it (see
+        # `steps/subworkflow.py`).
+        if params.resume is None and params.parent is None:
             events.emit("run.started", input=params.input)
         try:
             definition = WorkflowDefinition.model_validate(params.definition)

@@ -106,6 +106,12 @@ class EventBuffer:
             )
         )
 
+    def emit_for(self, run_id: str, kind: EventKind, **fields: Any) -> None:
+        """Report an event of another run (the start of a sub-workflow's run)."""
+        self._pending.append(
+            RunEvent.create(run_id, kind, self.now(), protocol=self._protocol, **fields)
+        )
+
     def observe(self, finished_at: datetime | None) -> None:
         """Note an activity's reported finish time (see the module docstring)."""
         clock = self._state.clock

@@ -32,6 +32,7 @@ class LoopWorkflow:
             protocol=params.protocol,
             max_output_bytes=params.max_output_bytes,
             input=params.run_input,
+            calls=params.subworkflows,
         )
         body = WorkflowDefinition.model_validate(params.body)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())

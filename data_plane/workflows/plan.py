@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from connectors_sdk import JoinMode, Node, NodeRegistry, NodeSpec, WorkflowDefinition
 from connectors_sdk.nodes.control import If, Merge, Switch, Transform
 from connectors_sdk.nodes.iteration import Loop, Map
+from connectors_sdk.nodes.subworkflow import SubWorkflow
 from data_plane.workflows.chains import find_chains
 
 # How one node executes (see `workflows/steps/`):
@@ -24,8 +25,9 @@ from data_plane.workflows.chains import find_chains
 # - chain: the first node of a chain of lightweight nodes, run with its followers in one
 #   local activity (`workflows/chains.py`);
 # - map: a `core.map`, its body run per item in child workflows;
-# - loop: a `core.loop`, its body repeated in a child workflow.
-StepKind = Literal["pure", "local", "activity", "chain", "map", "loop"]
+# - loop: a `core.loop`, its body repeated in a child workflow;
+# - subworkflow: a `core.subworkflow`, another workflow run as a child run.
+StepKind = Literal["pure", "local", "activity", "chain", "map", "loop", "subworkflow"]
 
 # Node types the interpreter evaluates itself.
 IN_WORKFLOW: Mapping[str, type[Node]] = {node.type: node for node in (If, Switch, Merge, Transform)}
@@ -64,8 +66,7 @@ def build_plan(definition: WorkflowDefinition, registry: NodeRegistry, pool: str
     """
     nodes = {
         node.id: PlanNode(
-            # Only a worker of the pool a node is pinned to may run it: on its queue.
-            step="activity" if node.pool not in (None, pool) else _mode(registry.get(node.type)),
+            step=_step(registry.get(node.type), node, pool),
             join=_join_mode(node),
         )
         for node in definition.nodes
@@ -81,6 +82,14 @@ def build_plan(definition: WorkflowDefinition, registry: NodeRegistry, pool: str
     return ExecutionPlan(order=definition.topological_order(), nodes=nodes)
 
 
+def _step(node_cls: type[Node], node: NodeSpec, pool: str) -> StepKind:
+    pinned_elsewhere = node.pool not in (None, pool)
+    if pinned_elsewhere and not (node_cls.interpreted or node_cls.has_body):
+        # Only a worker of the pool a node is pinned to may run it: on its queue.
+        return "activity"
+    return _mode(node_cls)
+
+
 def _join_mode(node: NodeSpec) -> JoinMode:
     if node.type != Merge.type:
         return JoinMode.NOT_SKIPPED
@@ -90,6 +99,8 @@ def _join_mode(node: NodeSpec) -> JoinMode:
 def _mode(node_cls: type[Node]) -> StepKind:
     if node_cls.type in IN_WORKFLOW:
         return "pure"
+    if node_cls.type == SubWorkflow.type:
+        return "subworkflow"
     # Other pure node types are evaluated by a local activity: the workflow sandbox only
     # holds the interpreter's own.
     return "local" if node_cls.pure or node_cls.lightweight else "activity"

@@ -12,7 +12,7 @@ activity, under time, memory and output limits, with their result recorded.
 Orchestration only; imported by the workflow.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from connectors_sdk import (
 )
 from connectors_sdk.nodes.control import Merge
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
-from data_plane.messages import EvaluateExpressionsInput
+from data_plane.messages import ChildRun, EvaluateExpressionsInput
 from data_plane.protocol import EventKind, as_artefact_ref, execution_key
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import (
@@ -86,6 +86,8 @@ class RunInfo:
     protocol: int
     max_output_bytes: int
     input: Any
+    # The workflows sub-workflow nodes call, by reference key.
+    calls: Mapping[str, ChildRun] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

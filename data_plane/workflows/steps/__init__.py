@@ -14,6 +14,7 @@ from data_plane.workflows.steps.chain import run_chain
 from data_plane.workflows.steps.loop import run_loop
 from data_plane.workflows.steps.map import run_map
 from data_plane.workflows.steps.pure import run_pure
+from data_plane.workflows.steps.subworkflow import run_subworkflow
 
 Step = Callable[[Runtime, str], Coroutine[Any, Any, list[Settlement]]]
 
@@ -24,6 +25,7 @@ STEPS: Mapping[StepKind, Step] = {
     "chain": run_chain,
     "map": run_map,
     "loop": run_loop,
+    "subworkflow": run_subworkflow,
 }
 
 __all__ = ["STEPS", "Step"]

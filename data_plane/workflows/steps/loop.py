@@ -46,6 +46,7 @@ async def run_loop(rt: Runtime, node_id: str) -> list[Settlement]:
         wait_seconds=config.wait.total_seconds() if config.wait is not None else None,
         collect=config.collect,
         outer=outer,
+        subworkflows=dict(rt.run.calls),
         outer_sizes={k: rt.state.sizes.get(k, rt.scope.outer_sizes.get(k, 0)) for k in outer},
         progress={"previous": prepared.input},
     )

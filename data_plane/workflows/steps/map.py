@@ -58,6 +58,7 @@ async def run_map(rt: Runtime, node_id: str) -> list[Settlement]:
             collect_failures=collect,
             outer=outer,
             outer_sizes=sizes,
+            subworkflows=dict(rt.run.calls),
         )
         for first in range(0, len(config.items), BATCH_SIZE)
     ]

@@ -1,0 +1,113 @@
+"""Sub-workflows: another published workflow run as a child run, linked to its parent."""
+
+from typing import Any
+
+from fixtures.stack import Stack
+
+
+def workflow(
+    name: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {"apiVersion": "flowforge/v1", "name": name, "nodes": nodes, "edges": edges or []}
+
+
+def call(node_id: str, name: str, **config: Any) -> dict[str, Any]:
+    return {"id": node_id, "type": "core.subworkflow", "config": {"workflow": name, **config}}
+
+
+async def test_a_sub_workflow_runs_as_a_child_run_and_its_output_is_the_nodes(
+    sqlite_stack: Stack,
+) -> None:
+    stack = sqlite_stack
+    double = workflow(
+        "double",
+        [
+            {
+                "id": "twice",
+                "type": "core.transform",
+                "config": {"value": {"n": "${ .input.n * 2 }"}},
+            }
+        ],
+    )
+    assert (await stack.publish(double))["__typename"] == "WorkflowVersion"
+    parent = workflow(
+        "caller",
+        [
+            {"id": "start", "type": "core.transform", "config": {"value": {"n": "${ .input.n }"}}},
+            call("child", "double"),
+            {"id": "after", "type": "core.transform", "config": {"value": "${ .nodes.child }"}},
+        ],
+        [{"from": "start", "to": "child"}, {"from": "child", "to": "after"}],
+    )
+
+    run = await stack.run_to_end(parent, {"n": 21})
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert run["output"] == {"after": {"twice": {"n": 42}}}
+    data = await stack.data(
+        "query($p: ID!) { runs(projectId: $p, first: 10) { nodes { id status parentRunId "
+        "parentExecution input output } } }",
+        p=await stack.project_id(),
+    )
+    children = [r for r in data["runs"]["nodes"] if r["parentRunId"] == run["id"]]
+    assert len(children) == 1
+    child = children[0]
+    assert child["status"] == "SUCCEEDED"
+    assert child["parentExecution"] == "child"
+    assert child["input"] == {"n": 21}
+    assert child["output"] == {"twice": {"n": 42}}
+
+
+async def test_a_pinned_version_is_called_even_after_a_newer_one_is_published(
+    sqlite_stack: Stack,
+) -> None:
+    stack = sqlite_stack
+    for answer in (1, 2):
+        v = workflow(
+            "answer", [{"id": "a", "type": "core.transform", "config": {"value": {"v": answer}}}]
+        )
+        assert (await stack.publish(v))["__typename"] == "WorkflowVersion"
+    parent = workflow("asks", [call("pinned", "answer", version=1), call("latest", "answer")])
+
+    run = await stack.run_to_end(parent)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert run["output"] == {"pinned": {"a": {"v": 1}}, "latest": {"a": {"v": 2}}}
+
+
+async def test_a_failing_sub_workflow_fails_its_node_with_the_childs_reason(
+    sqlite_stack: Stack,
+) -> None:
+    stack = sqlite_stack
+    broken = workflow(
+        "broken",
+        [{"id": "bad", "type": "core.transform", "config": {"value": "${ .input.missing.x + 1 }"}}],
+    )
+    assert (await stack.publish(broken))["__typename"] == "WorkflowVersion"
+
+    run = await stack.run_to_end(workflow("calls-broken", [call("child", "broken")]))
+
+    assert run["status"] == "FAILED"
+    assert "sub-workflow 'broken' failed" in run["error"]
+
+
+async def test_a_call_to_a_workflow_that_does_not_exist_is_refused_at_start(
+    sqlite_stack: Stack,
+) -> None:
+    stack = sqlite_stack
+    published = await stack.publish(workflow("calls-nothing", [call("child", "nowhere")]))
+
+    started = await stack.start_run(published["workflowId"])
+
+    errors = started.get("errors") or []
+    text = str(errors or started["data"])
+    assert "nowhere" in text and "not a workflow of the project" in text
+
+
+async def test_a_workflow_calling_itself_is_refused_at_start(sqlite_stack: Stack) -> None:
+    stack = sqlite_stack
+    published = await stack.publish(workflow("selfish", [call("again", "selfish")]))
+
+    started = await stack.start_run(published["workflowId"])
+
+    assert "cycle: selfish -> selfish" in str(started)
