@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from fixtures.replay import record, replay
 from fixtures.stack import Stack
 
 
@@ -56,6 +57,11 @@ async def test_a_sub_workflow_runs_as_a_child_run_and_its_output_is_the_nodes(
     assert child["parentExecution"] == "child"
     assert child["input"] == {"n": 21}
     assert child["output"] == {"twice": {"n": 42}}
+    # Both histories replay, and are kept for the replay tests.
+    for run_id, name in [(run["id"], "subworkflow-parent"), (child["id"], "subworkflow-child")]:
+        history = await stack.temporal.get_workflow_handle(run_id).fetch_history()
+        await replay(history)
+        record(history, name)
 
 
 async def test_a_pinned_version_is_called_even_after_a_newer_one_is_published(
@@ -81,7 +87,14 @@ async def test_a_failing_sub_workflow_fails_its_node_with_the_childs_reason(
     stack = sqlite_stack
     broken = workflow(
         "broken",
-        [{"id": "bad", "type": "core.transform", "config": {"value": "${ .input.missing.x + 1 }"}}],
+        [
+            {
+                "id": "bad",
+                "type": "test.count",
+                "config": {"fail_attempts": 9},
+                "retry": {"max_attempts": 1},
+            }
+        ],
     )
     assert (await stack.publish(broken))["__typename"] == "WorkflowVersion"
 
