@@ -136,8 +136,8 @@ class EvaluateExpressionsResult(BaseModel):
     error: str | None = None
 
 
-class MapBatchInput(BaseModel):
-    """Items of a map to run through its body (see `workflows/map.py`)."""
+class BodyInput(BaseModel):
+    """What a child workflow running a node's body needs (map batches, loops)."""
 
     run_id: str
     pool: str
@@ -145,18 +145,23 @@ class MapBatchInput(BaseModel):
     max_output_bytes: int
     run_input: Any = None
     node_id: str
-    # The iteration path of the scope the map node is in ("" at top level).
+    # The iteration path of the scope the node is in ("" at top level).
     enclosing: str = ""
     body: dict[str, Any]
     plan: ExecutionPlan
+    subworkflows: dict[str, ChildRun] = Field(default_factory=dict)
+    # Outputs of the enclosing scopes' nodes that the body's expressions read.
+    outer: dict[str, Any] = Field(default_factory=dict)
+    outer_sizes: dict[str, int] = Field(default_factory=dict)
+
+
+class MapBatchInput(BodyInput):
+    """Items of a map to run through its body (see `workflows/map.py`)."""
+
     first_index: int
     items: list[Any]
     concurrency: int
     collect_failures: bool
-    # Outputs of the enclosing scopes' nodes that the body's expressions read.
-    subworkflows: dict[str, ChildRun] = Field(default_factory=dict)
-    outer: dict[str, Any] = Field(default_factory=dict)
-    outer_sizes: dict[str, int] = Field(default_factory=dict)
 
 
 class ItemFailure(BaseModel):
@@ -180,18 +185,9 @@ class LoopProgress(BaseModel):
     outputs: list[Any] | None = None
 
 
-class LoopInput(BaseModel):
+class LoopInput(BodyInput):
     """A loop to run through its body (see `workflows/loop.py`)."""
 
-    run_id: str
-    pool: str
-    protocol: int
-    max_output_bytes: int
-    run_input: Any = None
-    node_id: str
-    enclosing: str = ""
-    body: dict[str, Any]
-    plan: ExecutionPlan
     max_iterations: int
     # The condition as written (an expression, usually), and whether holding stops the
     # loop (`until`) or continues it (`while`); None: run max_iterations times.
@@ -199,9 +195,6 @@ class LoopInput(BaseModel):
     stop_when: bool = True
     wait_seconds: float | None = None
     collect: bool = False
-    subworkflows: dict[str, ChildRun] = Field(default_factory=dict)
-    outer: dict[str, Any] = Field(default_factory=dict)
-    outer_sizes: dict[str, int] = Field(default_factory=dict)
     progress: LoopProgress = Field(default_factory=LoopProgress)
     history_limit: int = Field(5_000, ge=100)
 

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from data_plane.workflows.bodies import as_node_input, iteration_path, run_iteration
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer, history_full
-    from data_plane.workflows.runtime import RunInfo, Runtime, Scope
+    from data_plane.workflows.runtime import RunInfo, Runtime, Scope, run_info
     from data_plane.workflows.state import RunState
 
 
@@ -26,14 +26,7 @@ with workflow.unsafe.imports_passed_through():
 class LoopWorkflow:
     @workflow.run
     async def run(self, params: LoopInput) -> LoopResult:
-        run = RunInfo(
-            run_id=params.run_id,
-            pool=params.pool,
-            protocol=params.protocol,
-            max_output_bytes=params.max_output_bytes,
-            input=params.run_input,
-            calls=params.subworkflows,
-        )
+        run = run_info(params)
         body = WorkflowDefinition.model_validate(params.body)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
         pacer = Pacer(events)

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer
-    from data_plane.workflows.runtime import RunInfo, Scope
+    from data_plane.workflows.runtime import Scope, run_info
     from data_plane.workflows.state import RunState
 
 
@@ -30,14 +30,7 @@ with workflow.unsafe.imports_passed_through():
 class MapBatchWorkflow:
     @workflow.run
     async def run(self, params: MapBatchInput) -> MapBatchResult:
-        run = RunInfo(
-            run_id=params.run_id,
-            pool=params.pool,
-            protocol=params.protocol,
-            max_output_bytes=params.max_output_bytes,
-            input=params.run_input,
-            calls=params.subworkflows,
-        )
+        run = run_info(params)
         body = WorkflowDefinition.model_validate(params.body)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
         pacer = Pacer(events)

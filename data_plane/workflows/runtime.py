@@ -15,8 +15,9 @@ Orchestration only; imported by the workflow.
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -31,13 +32,15 @@ from connectors_sdk import (
 )
 from connectors_sdk.nodes.control import Merge
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
-from data_plane.messages import ChildRun, EvaluateExpressionsInput
+from data_plane.errors import OutputTooLargeError
+from data_plane.messages import BodyInput, ChildRun, EvaluateExpressionsInput
 from data_plane.protocol import EventKind, as_artefact_ref, execution_key
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import (
     INLINE_MAX_CONTEXT_BYTES,
     MAX_CONTEXT_BYTES,
     json_size,
+    outer_names,
     plan_expressions,
     visible_outputs,
 )
@@ -54,6 +57,9 @@ class NodeFailedError(Exception):
     def __init__(self, message: str, error_type: str) -> None:
         super().__init__(message)
         self.error_type = error_type
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,18 @@ class Scope:
     # Outputs of the enclosing scopes' nodes, read-only, and their sizes.
     outer: dict[str, Any] = field(default_factory=dict)
     outer_sizes: dict[str, int] = field(default_factory=dict)
+
+
+def run_info(params: BodyInput) -> RunInfo:
+    """The run a body's child workflow belongs to."""
+    return RunInfo(
+        run_id=params.run_id,
+        pool=params.pool,
+        protocol=params.protocol,
+        max_output_bytes=params.max_output_bytes,
+        input=params.run_input,
+        calls=params.subworkflows,
+    )
 
 
 class Runtime:
@@ -162,6 +180,57 @@ class Runtime:
             raise NodeFailedError(str(exc), "ExpressionError") from exc
         config |= {k: node.config[k] for k in later if k in node.config}
         return Prepared(config, node_input)
+
+    async def prepare_config(
+        self, node: NodeSpec, model: type[ConfigT], later: Collection[str] = ()
+    ) -> tuple[Prepared, ConfigT]:
+        """`prepare`, then the config validated by the node type's model.
+
+        Raises:
+            NodeFailedError: An expression failed, or the config does not fit the model.
+        """
+        prepared = await self.prepare(node, later)
+        try:
+            return prepared, model.model_validate(prepared.config)
+        except ValidationError as exc:
+            message = f"invalid {node.type} config: {exc}"
+            raise NodeFailedError(message, "InvalidNodeData") from exc
+
+    def succeeded(
+        self, node: NodeSpec, output: dict[str, Any], port: str | None = None
+    ) -> Settlement:
+        """Report a node's output and settle it, or fail it if the output is too large
+        to travel inline (nodes the workflow runs itself cannot store it)."""
+        size = json_size(output)
+        if size > self.run.max_output_bytes:
+            error = OutputTooLargeError(node.id, size, self.run.max_output_bytes)
+            return self.failed(node, str(error), error.code)
+        self.emit("node.succeeded", node.id, output=output)
+        return Settlement(node.id, "SUCCEEDED", output, port)
+
+    def body_input(self, node: NodeSpec) -> dict[str, Any]:
+        """The `BodyInput` fields of a node's body: the definition, its plan, and only the
+        enclosing outputs its expressions read."""
+        plan = self.topology.plan.nodes[node.id].body
+        if node.body is None or plan is None:
+            raise RuntimeError(f"node {node.id!r} of type {node.type} has no planned body")
+        body = node.body.definition()
+        names = outer_names(body)
+        outer = {k: v for k, v in self.outputs().items() if names is None or k in names}
+        return {
+            "run_id": self.run.run_id,
+            "pool": self.run.pool,
+            "protocol": self.run.protocol,
+            "max_output_bytes": self.run.max_output_bytes,
+            "run_input": self.run.input,
+            "node_id": node.id,
+            "enclosing": self.scope.iteration,
+            "body": body.canonical(),
+            "plan": plan,
+            "subworkflows": dict(self.run.calls),
+            "outer": outer,
+            "outer_sizes": {k: self._size_of(k) for k in outer},
+        }
 
     def _default_input(self, node: NodeSpec) -> Any:
         join = self.topology.plan.nodes[node.id].join

@@ -9,14 +9,11 @@ beside the results, otherwise the first failure fails the node and no further ba
 import asyncio
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ChildWorkflowError
 
 from connectors_sdk.nodes.iteration import Map
-from data_plane.errors import OutputTooLargeError
 from data_plane.messages import ItemFailure, MapBatchInput, MapBatchResult
-from data_plane.workflows.expressions import json_size, outer_names
 from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
 
 # Items per child workflow; see `workflows/map.py` for the numbers behind it.
@@ -26,39 +23,19 @@ BATCH_SIZE = 100
 async def run_map(rt: Runtime, node_id: str) -> list[Settlement]:
     node = rt.node(node_id)
     try:
-        prepared = await rt.prepare(node)
-        config = Map.Config.model_validate(prepared.config)
+        prepared, config = await rt.prepare_config(node, Map.Config)
     except NodeFailedError as exc:
         return [rt.failed(node, str(exc), exc.error_type)]
-    except ValidationError as exc:
-        return [rt.failed(node, f"invalid map config: {exc}", "InvalidNodeData")]
     rt.emit("node.started", node.id, input=prepared.input)
-    body_plan = rt.topology.plan.nodes[node_id].body
-    assert node.body is not None and body_plan is not None
-    body = node.body.definition()
-    names = outer_names(body)
-    outputs = rt.outputs()
-    outer = {k: v for k, v in outputs.items() if names is None or k in names}
-    sizes = {k: rt.state.sizes.get(k, rt.scope.outer_sizes.get(k, 0)) for k in outer}
+    body = rt.body_input(node)
     collect = config.on_item_failure == "collect"
     batches = [
         MapBatchInput(
-            run_id=rt.run.run_id,
-            pool=rt.run.pool,
-            protocol=rt.run.protocol,
-            max_output_bytes=rt.run.max_output_bytes,
-            run_input=rt.run.input,
-            node_id=node.id,
-            enclosing=rt.scope.iteration,
-            body=body.canonical(),
-            plan=body_plan,
+            **body,
             first_index=first,
             items=config.items[first : first + BATCH_SIZE],
             concurrency=min(config.concurrency, BATCH_SIZE),
             collect_failures=collect,
-            outer=outer,
-            outer_sizes=sizes,
-            subworkflows=dict(rt.run.calls),
         )
         for first in range(0, len(config.items), BATCH_SIZE)
     ]
@@ -94,9 +71,4 @@ async def run_map(rt: Runtime, node_id: str) -> list[Settlement]:
         "results": results,
         "failures": [f.model_dump() for f in sorted(failures, key=lambda f: f.index)],
     }
-    size = json_size(output)
-    if size > rt.run.max_output_bytes:
-        error = OutputTooLargeError(node.id, size, rt.run.max_output_bytes)
-        return [rt.failed(node, str(error), error.code)]
-    rt.emit("node.succeeded", node.id, output=output)
-    return [Settlement(node.id, "SUCCEEDED", output)]
+    return [rt.succeeded(node, output)]

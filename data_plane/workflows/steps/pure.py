@@ -1,8 +1,6 @@
 """Nodes the interpreter evaluates itself (`plan.IN_WORKFLOW`): no activity."""
 
 from connectors_sdk import evaluate_node
-from data_plane.errors import OutputTooLargeError
-from data_plane.workflows.expressions import json_size
 from data_plane.workflows.plan import IN_WORKFLOW
 from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
 
@@ -20,9 +18,4 @@ async def run_pure(rt: Runtime, node_id: str) -> list[Settlement]:
     except Exception as exc:
         # Pure nodes only validate and compute; any error is the definition's or the data's.
         return [rt.failed(node, str(exc), type(exc).__name__)]
-    size = json_size(result.output)
-    limit = rt.run.max_output_bytes
-    if size > limit:
-        return [rt.failed(node, str(OutputTooLargeError(node.id, size, limit)), "OutputTooLarge")]
-    rt.emit("node.succeeded", node.id, output=result.output)
-    return [Settlement(node.id, "SUCCEEDED", result.output, result.port)]
+    return [rt.succeeded(node, result.output, result.port)]

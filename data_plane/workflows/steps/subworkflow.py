@@ -10,15 +10,12 @@ its failure, the node's failure.
 
 import uuid
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 from connectors_sdk.nodes.subworkflow import SubWorkflow, reference_key
-from data_plane.errors import OutputTooLargeError
 from data_plane.messages import DagRunInput, DagRunResult
 from data_plane.protocol import ParentLink
-from data_plane.workflows.expressions import json_size
 from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
 
 # Child run ids are UUIDs (the registry's run ids), derived in this namespace.
@@ -32,12 +29,9 @@ def child_run_id(run_id: str, execution: str) -> str:
 async def run_subworkflow(rt: Runtime, node_id: str) -> list[Settlement]:
     node = rt.node(node_id)
     try:
-        prepared = await rt.prepare(node)
-        config = SubWorkflow.Config.model_validate(prepared.config)
+        prepared, config = await rt.prepare_config(node, SubWorkflow.Config)
     except NodeFailedError as exc:
         return [rt.failed(node, str(exc), exc.error_type)]
-    except ValidationError as exc:
-        return [rt.failed(node, f"invalid sub-workflow config: {exc}", "InvalidNodeData")]
     key = reference_key(config.workflow, config.version)
     called = rt.run.calls.get(key)
     if called is None:
@@ -82,9 +76,4 @@ async def run_subworkflow(rt: Runtime, node_id: str) -> list[Settlement]:
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         return [rt.failed(node, f"sub-workflow {key!r} failed: {reason}", "SubWorkflowFailed")]
     output = result.output if isinstance(result.output, dict) else {"value": result.output}
-    size = json_size(output)
-    if size > rt.run.max_output_bytes:
-        error = OutputTooLargeError(node.id, size, rt.run.max_output_bytes)
-        return [rt.failed(node, str(error), error.code)]
-    rt.emit("node.succeeded", node.id, output=output)
-    return [Settlement(node.id, "SUCCEEDED", output)]
+    return [rt.succeeded(node, output)]
