@@ -79,7 +79,7 @@ def _prepare(
             f"pool {node.pool!r} is not one this control plane serves ({', '.join(pools)}); "
             "add it to FLOWFORGE_CP_POOLS, or remove the pin",
         )
-        for node in definition.nodes
+        for node in definition.all_nodes()
         if node.pool is not None and node.pool not in pools
     ]
     if problems:

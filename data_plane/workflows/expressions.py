@@ -78,11 +78,14 @@ def visible_outputs(
     return {name: outputs[name] for name in names}, names
 
 
-def outer_names(body: WorkflowDefinition) -> set[str] | None:
-    """The enclosing scopes' node outputs a body's expressions read (None: all of them),
-    so that only those travel to the workflows running its iterations."""
+def outer_names(body: WorkflowDefinition, *more: Any) -> set[str] | None:
+    """The node outputs a body's expressions read, nested bodies' included, and those
+    `more` values (a loop's condition) read (None: all of them), so that only those of the
+    enclosing scopes travel to the workflows running its iterations."""
     names: set[str] = set()
-    values = [body.output, *(n.config for n in body.nodes), *(n.inputs for n in body.nodes)]
+    values = [body.output, *more]
+    for node in body.all_nodes():
+        values += [node.config, node.inputs, node.body.output if node.body else None]
     for value in values:
         plan = plan_expressions(value)
         if plan is None:

@@ -208,14 +208,14 @@ class Runtime:
         self.emit("node.succeeded", node.id, output=output)
         return Settlement(node.id, "SUCCEEDED", output, port)
 
-    def body_input(self, node: NodeSpec) -> dict[str, Any]:
+    def body_input(self, node: NodeSpec, *more: Any) -> dict[str, Any]:
         """The `BodyInput` fields of a node's body: the definition, its plan, and only the
-        enclosing outputs its expressions read."""
+        enclosing outputs its expressions (and `more` values) read."""
         plan = self.topology.plan.nodes[node.id].body
         if node.body is None or plan is None:
             raise RuntimeError(f"node {node.id!r} of type {node.type} has no planned body")
         body = node.body.definition()
-        names = outer_names(body)
+        names = outer_names(body, *more)
         outer = {k: v for k, v in self.outputs().items() if names is None or k in names}
         return {
             "run_id": self.run.run_id,

@@ -262,3 +262,36 @@ async def test_a_loop_that_never_meets_its_condition_stops_at_its_limit(
         "last": {"check": {"ok": False, "i": 2}},
         "exhausted": True,
     }
+
+
+async def test_a_loop_condition_and_a_nested_body_read_the_enclosing_nodes(
+    sqlite_stack: Stack,
+) -> None:
+    inner = {
+        "id": "inner",
+        "type": "core.map",
+        "config": {"items": "${ [range(2)] }"},
+        "body": {
+            "nodes": [transform("tag", {"step": "${ .nodes.setup.step }", "i": "${ .index }"})],
+            "edges": [],
+        },
+    }
+    definition = flow(
+        "reads-outside",
+        [
+            transform("setup", {"limit": 3, "step": "s"}),
+            looping(
+                [{"id": "inc", "type": "test.count"}, inner],
+                output="${ .nodes.inc }",
+                until="${ .previous.count >= .nodes.setup.limit }",
+                max_iterations=10,
+            ),
+        ],
+        [{"from": "setup", "to": "again"}],
+    )
+
+    run = await sqlite_stack.run_to_end(definition)
+
+    assert run["status"] == "SUCCEEDED", run["error"]
+    assert run["output"]["again"]["count"] == 3
+    assert run["output"]["again"]["exhausted"] is False

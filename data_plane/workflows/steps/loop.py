@@ -19,10 +19,11 @@ async def run_loop(rt: Runtime, node_id: str) -> list[Settlement]:
     except NodeFailedError as exc:
         return [rt.failed(node, str(exc), exc.error_type)]
     rt.emit("node.started", node.id, input=prepared.input)
+    condition = config.until if config.until is not None else config.while_
     request = LoopInput(
-        **rt.body_input(node),
+        **rt.body_input(node, condition),
         max_iterations=config.max_iterations,
-        condition=config.until if config.until is not None else config.while_,
+        condition=condition,
         stop_when=config.until is not None,
         wait_seconds=config.wait.total_seconds() if config.wait is not None else None,
         collect=config.collect,
