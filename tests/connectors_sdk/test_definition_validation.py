@@ -106,8 +106,8 @@ def test_unknown_node_type_lists_the_known_types(check):
     assert (issue.node_id, issue.field) == ("x", "type")
     assert "unknown node type 'acme.nope'" in issue.message
     assert (
-        "core.http, core.if, core.log, core.loop, core.map, core.merge, core.switch, core.transform"
-        in issue.message
+        "core.http, core.if, core.log, core.loop, core.map, core.merge, core.subworkflow, "
+        "core.switch, core.transform" in issue.message
     )
 
 

@@ -3,6 +3,8 @@ output over the inline limit fails once (Hardening #5)."""
 
 from typing import Any
 
+from data_plane.protocol import as_artefact_ref
+
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack
 
@@ -197,11 +199,12 @@ async def test_node_past_its_timeout_fails_with_a_timeout_error(
     assert "timed out" in call["error"].lower() or "timeout" in call["error"].lower()
 
 
-async def test_a_node_output_over_the_inline_limit_fails_once_without_retrying(
+async def test_a_node_output_over_the_inline_limit_is_fetched_once_and_kept_by_reference(
     sqlite_stack: Stack, http_peer: HttpPeer
 ) -> None:
     """Hardening #5: a 5 MB response was fetched three times, then failed with
-    "nats: maximum payload exceeded"; now the node fails at once, saying why."""
+    "nats: maximum payload exceeded"; now it is fetched once and stored in the artefact
+    store, and a reference travels in its place."""
     flow = definition(
         "large-output",
         [
@@ -217,9 +220,9 @@ async def test_a_node_output_over_the_inline_limit_fails_once_without_retrying(
 
     run = await sqlite_stack.run_to_end(flow)
 
-    assert run["status"] == "FAILED"
+    assert run["status"] == "SUCCEEDED", run["error"]
     fetch = nodes_by_id(run)["fetch"]
-    assert fetch["status"] == "FAILED"
     assert fetch["attempts"] == 1
-    assert "over the inline limit of 262144 bytes" in fetch["error"]
+    ref = as_artefact_ref(fetch["output"])
+    assert ref is not None and ref.size > 5_000_000
     assert http_peer.hits["/bytes"] == 1
