@@ -5,15 +5,16 @@ the run's start). The run records the versions it resolved, transitively, so tha
 descriptor, and every re-dispatch of it, carries exactly the definitions it started with.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors_sdk.nodes.subworkflow import SubWorkflow, reference_key
+from connectors_sdk.nodes.subworkflow import reference_key
 from control_plane.db.models import Workflow, WorkflowVersion
 from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.workflows.calls import calls_in
 from control_plane.workflows.service import get_version
 
 # Calls within calls, from the run's own workflow down.
@@ -33,7 +34,7 @@ async def resolve_calls(
     resolved: dict[str, WorkflowVersion] = {}
 
     async def visit(calling: Mapping[str, Any], path: tuple[str, ...]) -> None:
-        for node_id, name, version in _calls(calling):
+        for node_id, name, version in calls_in(calling):
             where = f"node {node_id!r} of workflow {path[-1]!r}"
             if name in path:
                 cycle = " -> ".join((*path[path.index(name) :], name))
@@ -66,15 +67,3 @@ async def _version(
         raise InvalidInputError(
             f"{where} calls version {version} of {name!r}, which was never published"
         ) from None
-
-
-def _calls(definition: Mapping[str, Any]) -> Iterator[tuple[str, str, int | None]]:
-    """(node id, workflow name, version) of the sub-workflow nodes, bodies included."""
-    nodes = list(definition.get("nodes") or [])
-    while nodes:
-        node = nodes.pop(0)
-        body = node.get("body") or {}
-        nodes.extend(body.get("nodes") or [])
-        if node.get("type") == SubWorkflow.type:
-            config = SubWorkflow.Config.model_validate(node.get("config") or {})
-            yield node["id"], config.workflow, config.version

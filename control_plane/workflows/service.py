@@ -13,6 +13,7 @@ from control_plane.db.models import Project, Workflow, WorkflowVersion, new_id, 
 from control_plane.errors import NotFoundError
 from control_plane.input_schema import input_schema_problems
 from control_plane.limits import LimitSettings, check_json_value
+from control_plane.workflows.calls import calls_in
 
 
 async def publish_workflow(
@@ -43,6 +44,9 @@ async def publish_workflow(
     if isinstance(prepared, list):
         return prepared
     name, canonical, sha256 = prepared
+    issues = await _call_issues(session, project_id, name, canonical)
+    if issues:
+        return issues
     workflow = await _locked_workflow(session, project_id, name)
     existing = await session.scalar(
         select(WorkflowVersion).where(
@@ -60,6 +64,49 @@ async def publish_workflow(
     session.add(version)
     await session.flush()
     return version
+
+
+async def _call_issues(
+    session: AsyncSession, project_id: str, name: str, definition: Mapping[str, Any]
+) -> list[DefinitionIssue]:
+    """The sub-workflow calls of a definition that name no published workflow or version
+    of the project (calls through other workflows are resolved when a run starts)."""
+    issues = []
+    for node_id, called, version in calls_in(definition):
+        if called == name:
+            issues.append(
+                DefinitionIssue(
+                    node_id, "config.workflow", f"workflow {name!r} calls itself; call another"
+                )
+            )
+            continue
+        workflow = await session.scalar(
+            select(Workflow).where(Workflow.project_id == project_id, Workflow.name == called)
+        )
+        if workflow is None:
+            issues.append(
+                DefinitionIssue(
+                    node_id,
+                    "config.workflow",
+                    f"{called!r} is not a workflow of this project; publish it first",
+                )
+            )
+            continue
+        if version is not None:
+            found = await session.scalar(
+                select(WorkflowVersion.id).where(
+                    WorkflowVersion.workflow_id == workflow.id, WorkflowVersion.version == version
+                )
+            )
+            if found is None:
+                issues.append(
+                    DefinitionIssue(
+                        node_id,
+                        "config.version",
+                        f"{called!r} has no version {version}; pin a published version",
+                    )
+                )
+    return issues
 
 
 def _prepare(

@@ -104,23 +104,38 @@ async def test_a_failing_sub_workflow_fails_its_node_with_the_childs_reason(
     assert "sub-workflow 'broken' failed" in run["error"]
 
 
-async def test_a_call_to_a_workflow_that_does_not_exist_is_refused_at_start(
+async def test_a_call_to_a_workflow_or_version_never_published_is_refused_at_publish(
     sqlite_stack: Stack,
 ) -> None:
     stack = sqlite_stack
-    published = await stack.publish(workflow("calls-nothing", [call("child", "nowhere")]))
+    one = workflow("one", [{"id": "a", "type": "core.transform", "config": {"value": {}}}])
+    assert (await stack.publish(one))["__typename"] == "WorkflowVersion"
 
-    started = await stack.start_run(published["workflowId"])
+    missing = await stack.publish(workflow("calls-nothing", [call("child", "nowhere")]))
+    unpinned = await stack.publish(workflow("calls-v9", [call("child", "one", version=9)]))
+    selfish = await stack.publish(workflow("selfish", [call("again", "selfish")]))
 
-    errors = started.get("errors") or []
-    text = str(errors or started["data"])
-    assert "nowhere" in text and "not a workflow of the project" in text
+    assert missing["errors"] == [
+        {
+            "nodeId": "child",
+            "field": "config.workflow",
+            "message": "'nowhere' is not a workflow of this project; publish it first",
+        }
+    ]
+    assert unpinned["errors"][0]["field"] == "config.version"
+    assert "calls itself" in selfish["errors"][0]["message"]
 
 
-async def test_a_workflow_calling_itself_is_refused_at_start(sqlite_stack: Stack) -> None:
+async def test_a_cycle_through_another_workflow_is_refused_at_start(sqlite_stack: Stack) -> None:
     stack = sqlite_stack
-    published = await stack.publish(workflow("selfish", [call("again", "selfish")]))
+    first = workflow("ping", [{"id": "a", "type": "core.transform", "config": {"value": {}}}])
+    assert (await stack.publish(first))["__typename"] == "WorkflowVersion"
+    assert (await stack.publish(workflow("pong", [call("back", "ping")])))["__typename"] == (
+        "WorkflowVersion"
+    )
+    # A later version of ping calls pong, which calls the latest ping: a cycle.
+    published = await stack.publish(workflow("ping", [call("forth", "pong")]))
 
     started = await stack.start_run(published["workflowId"])
 
-    assert "cycle: selfish -> selfish" in str(started)
+    assert "cycle: ping -> pong -> ping" in str(started)
