@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors_sdk import ExpressionError, WorkflowDefinition
+from data_plane.messages import BodyInput
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.interpreter import Pacer, drive
 from data_plane.workflows.plan import ExecutionPlan
@@ -36,6 +37,18 @@ def as_node_input(value: Any) -> Any:
 def iteration_path(enclosing: str, node_id: str, index: int) -> str:
     scope = f"{node_id}#{index}"
     return f"{enclosing}/{scope}" if enclosing else scope
+
+
+def iteration_scope(params: BodyInput, index: int, value: Any, **context: Any) -> Scope:
+    """The scope of iteration `index` of a body: its first nodes take `value`, its
+    expressions see `.index` and `context` besides the enclosing outputs."""
+    return Scope(
+        iteration=iteration_path(params.enclosing, params.node_id, index),
+        input=as_node_input(value),
+        context={"index": index, **context},
+        outer=params.outer,
+        outer_sizes=params.outer_sizes,
+    )
 
 
 async def run_iteration(

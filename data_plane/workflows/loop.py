@@ -15,7 +15,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from connectors_sdk import ExpressionError, WorkflowDefinition
     from data_plane.messages import LoopInput, LoopProgress, LoopResult
-    from data_plane.workflows.bodies import as_node_input, iteration_path, run_iteration
+    from data_plane.workflows.bodies import iteration_scope, run_iteration
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer, history_full
     from data_plane.workflows.runtime import RunInfo, Runtime, Scope, run_info
@@ -35,13 +35,7 @@ class LoopWorkflow:
             progress.outputs = []
         while progress.count < params.max_iterations:
             index = progress.count
-            scope = Scope(
-                iteration=iteration_path(params.enclosing, params.node_id, index),
-                input=as_node_input(progress.previous),
-                context={"index": index, "previous": progress.previous},
-                outer=params.outer,
-                outer_sizes=params.outer_sizes,
-            )
+            scope = iteration_scope(params, index, progress.previous, previous=progress.previous)
             result = await run_iteration(run, body, params.plan, scope, events, pacer)
             if result.error is not None:
                 await events.drain()

@@ -14,15 +14,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from connectors_sdk import WorkflowDefinition
     from data_plane.messages import ItemFailure, MapBatchInput, MapBatchResult
-    from data_plane.workflows.bodies import (
-        IterationResult,
-        as_node_input,
-        iteration_path,
-        run_iteration,
-    )
+    from data_plane.workflows.bodies import IterationResult, iteration_scope, run_iteration
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer
-    from data_plane.workflows.runtime import Scope, run_info
+    from data_plane.workflows.runtime import run_info
     from data_plane.workflows.state import RunState
 
 
@@ -43,13 +38,7 @@ class MapBatchWorkflow:
             async with slots:
                 if stop:
                     return
-                scope = Scope(
-                    iteration=iteration_path(params.enclosing, params.node_id, index),
-                    input=as_node_input(item),
-                    context={"item": item, "index": index},
-                    outer=params.outer,
-                    outer_sizes=params.outer_sizes,
-                )
+                scope = iteration_scope(params, index, item, item=item)
                 result = await run_iteration(run, body, params.plan, scope, events, pacer)
                 results[index] = result
                 if result.error is not None and not params.collect_failures:
