@@ -15,12 +15,12 @@ Runs, in one process on one Temporal dev server, for each number of items N:
 with the control plane in its own process and the data plane in this one, as
 `bench.overhead` does. Each figure is the median of `--repeat` runs of Temporal's own
 start-to-close time of the run's workflow, and for FlowForge with the fibo body also the
-time from the `startRun` mutation until the API reports SUCCEEDED. The runs of the
-variants take turns, so that a change in the machine's load hits them alike. Then, for
-each variant, the CPU time per item its runs took in each process (from /proc: Linux
-only), this one split into its workflow threads, the SDK's Rust core and the rest (the
-event loop: activities, the client, the SDK's Python side), and the shape of one run's
-histories (the map's workflow and its first batch).
+time from the `startRun` mutation until the API reports SUCCEEDED. The variants take
+turns, so that a change in the machine's load hits them alike, and the ratios within
+each repeat are printed too. Then, for each variant, the CPU time per item its runs took
+in each process (from /proc: Linux only), this one split into its workflow threads, the
+SDK's Rust core and the rest (the event loop: activities, the client, the SDK's Python
+side), and the shape of one run's histories (the map's workflow and its first batch).
 
 Usage: python -m bench.map [--items 1000 10000] [--repeat 3] [--concurrency 100]
 """
@@ -280,6 +280,10 @@ async def measure(
     print(line("FlowForge, pure body (Temporal start-to-close)", median["ff_pure"], items, hand))
     print(line("hand-written, item + 1 in the workflow", median["hand_pure"], items))
     print("  all runs (s): " + "; ".join(f"{n} {_seconds(v)}" for n, v in times.items()))
+    # Runs of one repeat ran one after the other: their ratios vary less with the load.
+    for name in ("ff", "ff_e2e", "ff_pure"):
+        paired = [ff / by_hand for ff, by_hand in zip(times[name], times["hand"], strict=True)]
+        print(f"  {name} / hand, repeat by repeat: {_ratios(paired)}")
     if meter.available:
         print("  CPU µs/item, median:  " + "  ".join(f"{p:>13}" for p in CPU_PARTS))
         for name, runs in cpu.items():
@@ -298,6 +302,10 @@ async def measure(
 
 def _seconds(values: list[float]) -> str:
     return " ".join(f"{v:.2f}" for v in values)
+
+
+def _ratios(values: list[float]) -> str:
+    return f"{' '.join(f'{v:.2f}' for v in values)} (median {statistics.median(values):.2f})"
 
 
 async def main(sizes: list[int], repeat: int, concurrency: int) -> None:
