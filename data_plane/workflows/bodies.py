@@ -12,12 +12,12 @@ imported by the workflow.
 from dataclasses import dataclass
 from typing import Any
 
-from connectors_sdk import ExpressionError, WorkflowDefinition
+from connectors_sdk import ExpressionError
 from data_plane.messages import BodyInput
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.interpreter import Pacer, drive
-from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.runtime import RunInfo, Runtime, Scope
+from data_plane.workflows.scheduler import Topology
 from data_plane.workflows.state import RunState
 
 
@@ -52,21 +52,17 @@ def iteration_scope(params: BodyInput, index: int, value: Any, **context: Any) -
 
 
 async def run_iteration(
-    run: RunInfo,
-    body: WorkflowDefinition,
-    plan: ExecutionPlan,
-    scope: Scope,
-    events: EventBuffer,
-    pacer: Pacer,
+    run: RunInfo, body: Topology, scope: Scope, events: EventBuffer, pacer: Pacer
 ) -> IterationResult:
-    rt = Runtime(run, body, plan, RunState(), events, scope)
+    rt = Runtime(run, body, RunState(), events, scope)
     await drive(rt, pacer)
     if rt.state.failure is not None:
         return IterationResult(error=rt.state.failure)
-    if body.output is not None:
+    definition = body.definition
+    if definition.output is not None:
         try:
             return IterationResult(
-                output=await rt.evaluate(body.output, f"{scope.iteration}-output")
+                output=await rt.evaluate(definition.output, f"{scope.iteration}-output")
             )
         except ExpressionError as exc:
             return IterationResult(error=f"body output: {exc}")
@@ -74,7 +70,7 @@ async def run_iteration(
     return IterationResult(
         output={
             node.id: outputs[node.id]
-            for node in body.nodes
-            if not body.successors(node.id) and node.id in outputs
+            for node in definition.nodes
+            if not definition.successors(node.id) and node.id in outputs
         }
     )

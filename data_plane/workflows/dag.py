@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from data_plane.workflows.legacy import LegacyInterpreter
     from data_plane.workflows.plan import ExecutionPlan
     from data_plane.workflows.runtime import RunInfo, Runtime
+    from data_plane.workflows.scheduler import Topology
     from data_plane.workflows.state import RunState
 
 
@@ -64,7 +65,7 @@ class DagRunWorkflow:
             events.emit("run.started", input=params.input)
         try:
             definition = WorkflowDefinition.model_validate(params.definition)
-            rt = Runtime(run, definition, plan, state, events)
+            rt = Runtime(run, Topology.of(definition, plan), state, events)
             output = await self._interpret(rt, params)
         except RunFailedError as exc:
             await self._finish(events, "run.failed", error=str(exc))

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer, history_full
     from data_plane.workflows.runtime import RunInfo, Runtime, Scope, run_info
+    from data_plane.workflows.scheduler import Topology
     from data_plane.workflows.state import RunState
 
 
@@ -27,7 +28,7 @@ class LoopWorkflow:
     @workflow.run
     async def run(self, params: LoopInput) -> LoopResult:
         run = run_info(params)
-        body = WorkflowDefinition.model_validate(params.body)
+        body = Topology.of(WorkflowDefinition.model_validate(params.body), params.plan)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
         pacer = Pacer(events)
         progress = params.progress.model_copy(deep=True)
@@ -36,7 +37,7 @@ class LoopWorkflow:
         while progress.count < params.max_iterations:
             index = progress.count
             scope = iteration_scope(params, index, progress.previous, previous=progress.previous)
-            result = await run_iteration(run, body, params.plan, scope, events, pacer)
+            result = await run_iteration(run, body, scope, events, pacer)
             if result.error is not None:
                 await events.drain()
                 return LoopResult(count=index, error=f"iteration {index} failed: {result.error}")
@@ -63,7 +64,7 @@ class LoopWorkflow:
     @staticmethod
     async def _ended(
         run: RunInfo,
-        body: WorkflowDefinition,
+        body: Topology,
         params: LoopInput,
         events: EventBuffer,
         scope: Scope,
@@ -77,7 +78,7 @@ class LoopWorkflow:
             outer=params.outer,
             outer_sizes=params.outer_sizes,
         )
-        rt = Runtime(run, body, params.plan, RunState(), events, after)
+        rt = Runtime(run, body, RunState(), events, after)
         value = await rt.evaluate(params.condition, f"{scope.iteration}-condition")
         holds = value is not None and value is not False
         return holds == params.stop_when

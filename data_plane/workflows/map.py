@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer
     from data_plane.workflows.runtime import run_info
+    from data_plane.workflows.scheduler import Topology
     from data_plane.workflows.state import RunState
 
 
@@ -26,7 +27,7 @@ class MapBatchWorkflow:
     @workflow.run
     async def run(self, params: MapBatchInput) -> MapBatchResult:
         run = run_info(params)
-        body = WorkflowDefinition.model_validate(params.body)
+        body = Topology.of(WorkflowDefinition.model_validate(params.body), params.plan)
         events = EventBuffer(params.run_id, params.pool, params.protocol, RunState())
         pacer = Pacer(events)
         results: dict[int, IterationResult] = {}
@@ -39,7 +40,7 @@ class MapBatchWorkflow:
                 if stop:
                     return
                 scope = iteration_scope(params, index, item, item=item)
-                result = await run_iteration(run, body, params.plan, scope, events, pacer)
+                result = await run_iteration(run, body, scope, events, pacer)
                 results[index] = result
                 if result.error is not None and not params.collect_failures:
                     stop = True

@@ -27,7 +27,6 @@ from connectors_sdk import (
     JoinMode,
     NodeFailure,
     NodeSpec,
-    WorkflowDefinition,
     evaluate,
 )
 from connectors_sdk.nodes.control import Merge
@@ -44,7 +43,6 @@ from data_plane.workflows.expressions import (
     plan_expressions,
     visible_outputs,
 )
-from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.retry import failure_message
 from data_plane.workflows.scheduler import Topology, edge_active
 from data_plane.workflows.state import Outcome, RunState, Settled
@@ -126,15 +124,16 @@ class Runtime:
     def __init__(
         self,
         run: RunInfo,
-        definition: WorkflowDefinition,
-        plan: ExecutionPlan,
+        topology: Topology,
         state: RunState,
         events: EventBuffer,
         scope: Scope | None = None,
     ) -> None:
+        # The topology is built once per graph and shared by every scope running it (each
+        # item of a map, each iteration of a loop).
         self.run = run
-        self.definition = definition
-        self.topology = Topology.of(definition, plan)
+        self.definition = topology.definition
+        self.topology = topology
         self.state = state
         self.events = events
         self.scope = scope or Scope(input=run.input)
