@@ -31,8 +31,6 @@ import collections
 import itertools
 import os
 import statistics
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,16 +41,12 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from bench.baseline import FiboBatchWorkflow, FiboMapInput, FiboMapWorkflow, fibo, fibo_step
-from bench.fibo_node import Fibo
-from bench.overhead import BASELINE_QUEUE, engine_seconds, workflow_result
-from connectors_sdk import NodeRegistry
+from bench.overhead import engine_seconds, workflow_result
+from bench.stack import BASELINE_QUEUE, bench_stack
 from data_plane.protocol import TERMINAL_RUN_STATUSES
-from flowforge.inprocess import Stack, running_stack, wait_until
-from flowforge.nats_accounts import BusAuthority
-from flowforge.servers import free_port, start_nats, start_temporal
+from flowforge.inprocess import Stack, wait_until
 
 FIBO_BODY: dict[str, Any] = {
     "nodes": [{"id": "fib", "type": "bench.fibo", "config": {"n": 10}}],
@@ -311,36 +305,11 @@ def _ratios(values: list[float]) -> str:
 async def main(sizes: list[int], repeat: int, concurrency: int) -> None:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"fibo(10) itself: {fibo_seconds() * 1e6:.0f} µs")
-    with tempfile.TemporaryDirectory(prefix="flowforge-bench-") as tmp:
-        data = Path(tmp)
-        authority = BusAuthority.load_or_create(data / "nats-accounts")
-        with (
-            start_temporal(data / "temporal", free_port()) as temporal,
-            start_nats(data / "nats", free_port(), authority) as nats,
-        ):
-            registry = NodeRegistry.from_entry_points()
-            registry.register(Fibo)
-            async with (
-                running_stack(
-                    f"sqlite+aiosqlite:///{data / 'registry.db'}",
-                    temporal,
-                    nats,
-                    data,
-                    authority,
-                    registry,
-                    control_plane_command=[sys.executable, "-m", "bench.serve_control_plane"],
-                ) as stack,
-                Worker(
-                    stack.temporal,
-                    task_queue=BASELINE_QUEUE,
-                    workflows=[FiboMapWorkflow, FiboBatchWorkflow],
-                    activities=[fibo_step],
-                ),
-            ):
-                # Warm both paths once so imports and connections are not measured.
-                await measure(stack, 200, concurrency, 1, report=False)
-                for items in sizes:
-                    await measure(stack, items, concurrency, repeat)
+    async with bench_stack([FiboMapWorkflow, FiboBatchWorkflow], [fibo_step]) as stack:
+        # Warm both paths once so imports and connections are not measured.
+        await measure(stack, 200, concurrency, 1, report=False)
+        for items in sizes:
+            await measure(stack, items, concurrency, repeat)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

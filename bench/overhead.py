@@ -19,25 +19,16 @@ Usage: python -m bench.overhead [--steps 40] [--repeat 5] [--samples 30]
 import argparse
 import asyncio
 import statistics
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
 
 from bench.baseline import STARTS, ActivityChainWorkflow, LocalActivityChainWorkflow, fibo_step
-from bench.fibo_node import Fibo
-from connectors_sdk import NodeRegistry
-from flowforge.inprocess import Stack, running_stack, wait_until
-from flowforge.nats_accounts import BusAuthority
-from flowforge.servers import free_port, start_nats, start_temporal
-
-BASELINE_QUEUE = "bench-baseline"
+from bench.stack import BASELINE_QUEUE, bench_stack
+from flowforge.inprocess import Stack, wait_until
 
 
 def chain(steps: int, mapped: bool = False) -> dict[str, Any]:
@@ -143,42 +134,20 @@ def line(label: str, seconds: float, steps: int, reference: float | None = None)
 
 
 async def main(steps: int, repeat: int, samples: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="flowforge-bench-") as tmp:
-        data = Path(tmp)
-        authority = BusAuthority.load_or_create(data / "nats-accounts")
-        with (
-            start_temporal(data / "temporal", free_port()) as temporal,
-            start_nats(data / "nats", free_port(), authority) as nats,
-        ):
-            registry = NodeRegistry.from_entry_points()
-            registry.register(Fibo)
-            async with running_stack(
-                f"sqlite+aiosqlite:///{data / 'registry.db'}",
-                temporal,
-                nats,
-                data,
-                authority,
-                registry,
-                control_plane_command=[sys.executable, "-m", "bench.serve_control_plane"],
-            ) as stack:
-                client = stack.temporal
-                async with Worker(
-                    client,
-                    task_queue=BASELINE_QUEUE,
-                    workflows=[ActivityChainWorkflow, LocalActivityChainWorkflow],
-                    activities=[fibo_step],
-                ):
-                    # Warm both paths once so imports and connections are not measured.
-                    await baseline(client, LocalActivityChainWorkflow.run, 2, 1)
-                    await flowforge_runs(stack, chain(2), 1)
+    baselines = [ActivityChainWorkflow, LocalActivityChainWorkflow]
+    async with bench_stack(baselines, [fibo_step]) as stack:
+        client = stack.temporal
+        # Warm both paths once so imports and connections are not measured.
+        await baseline(client, LocalActivityChainWorkflow.run, 2, 1)
+        await flowforge_runs(stack, chain(2), 1)
 
-                    a = await baseline(client, ActivityChainWorkflow.run, steps, repeat)
-                    b = await baseline(client, LocalActivityChainWorkflow.run, steps, repeat)
-                    ff_engine, ff_total = await flowforge_runs(stack, chain(steps), repeat)
-                    unfused, _ = await flowforge_runs(stack, chain(steps, mapped=True), repeat)
-                    base_latency = await baseline_start_latency(client, samples, eager=False)
-                    eager_latency = await baseline_start_latency(client, samples, eager=True)
-                    ff_latency = await flowforge_start_latency(stack, samples)
+        a = await baseline(client, ActivityChainWorkflow.run, steps, repeat)
+        b = await baseline(client, LocalActivityChainWorkflow.run, steps, repeat)
+        ff_engine, ff_total = await flowforge_runs(stack, chain(steps), repeat)
+        unfused, _ = await flowforge_runs(stack, chain(steps, mapped=True), repeat)
+        base_latency = await baseline_start_latency(client, samples, eager=False)
+        eager_latency = await baseline_start_latency(client, samples, eager=True)
+        ff_latency = await flowforge_start_latency(stack, samples)
 
     ma, mb = statistics.median(a), statistics.median(b)
     ff, ff_e2e = statistics.median(ff_engine), statistics.median(ff_total)
