@@ -62,7 +62,9 @@ async def run_iteration(
     if definition.output is not None:
         try:
             return IterationResult(
-                output=await rt.evaluate(definition.output, f"{scope.iteration}-output")
+                output=await rt.evaluate(
+                    definition.output, f"{scope.iteration}-output", part=("", "output")
+                )
             )
         except ExpressionError as exc:
             return IterationResult(error=f"body output: {exc}")

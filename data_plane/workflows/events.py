@@ -13,7 +13,7 @@ imported by the workflow.
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ class EventBuffer:
         self._sending: asyncio.Task[None] | None = None
         self._carried = False
         self._local = 0
+        self._watchers: list[Callable[[], None]] = []
 
     @property
     def pending(self) -> bool:
@@ -51,6 +52,20 @@ class EventBuffer:
         that the next one could carry them with."""
         idle = self._sending is None or self._sending.done()
         return bool(self._pending) and idle and self._local == 0
+
+    @contextlib.contextmanager
+    def watching(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Call `callback` whenever events may have become `waiting`, while inside."""
+        self._watchers.append(callback)
+        try:
+            yield
+        finally:
+            self._watchers.remove(callback)
+
+    def _changed(self) -> None:
+        if self._watchers and self.waiting:
+            for callback in self._watchers:
+                callback()
 
     def carry(self) -> list[RunEvent]:
         """The events a local activity about to start takes along: the run's first ones
@@ -70,6 +85,7 @@ class EventBuffer:
             yield
         finally:
             self._local -= 1
+            self._changed()
 
     def send_waiting(self) -> None:
         """Start a local activity for the pending events unless one is sending already."""
@@ -78,6 +94,7 @@ class EventBuffer:
             self._sending = None
         if self._pending and self._sending is None:
             self._sending = asyncio.create_task(self._send())
+            self._sending.add_done_callback(lambda _: self._changed())
 
     async def drain(self, always: bool = False) -> None:
         """Send every pending event, and wait until they left; `always`: by a local
@@ -105,12 +122,14 @@ class EventBuffer:
                 self._run_id, kind, at or self.now(), node_id, protocol=self._protocol, **fields
             )
         )
+        self._changed()
 
     def emit_for(self, run_id: str, kind: EventKind, **fields: Any) -> None:
         """Report an event of another run (the start of a sub-workflow's run)."""
         self._pending.append(
             RunEvent.create(run_id, kind, self.now(), protocol=self._protocol, **fields)
         )
+        self._changed()
 
     def observe(self, finished_at: datetime | None) -> None:
         """Note an activity's reported finish time (see the module docstring)."""
@@ -131,3 +150,4 @@ class EventBuffer:
         """Events whose carrier failed before sending them go out with what comes next
         (their ids make a second copy harmless)."""
         self._pending[:0] = events
+        self._changed()

@@ -79,7 +79,9 @@ class LoopWorkflow:
             outer_sizes=params.outer_sizes,
         )
         rt = Runtime(run, body, RunState(), events, after)
-        value = await rt.evaluate(params.condition, f"{scope.iteration}-condition")
+        value = await rt.evaluate(
+            params.condition, f"{scope.iteration}-condition", part=("", "condition")
+        )
         holds = value is not None and value is not False
         return holds == params.stop_when
 

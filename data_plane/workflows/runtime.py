@@ -15,6 +15,7 @@ Orchestration only; imported by the workflow.
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -93,6 +94,10 @@ class RunInfo:
     # The workflows sub-workflow nodes call, by reference key.
     calls: Mapping[str, ChildRun] = field(default_factory=dict)
 
+    @cached_property
+    def input_size(self) -> int:
+        return json_size(self.input)
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -137,7 +142,7 @@ class Runtime:
         self.state = state
         self.events = events
         self.scope = scope or Scope(input=run.input)
-        self._fixed_size = json_size(run.input) + json_size(self.scope.context)
+        self._fixed_size = run.input_size + json_size(self.scope.context)
 
     def node(self, node_id: str) -> NodeSpec:
         return self.definition.node(node_id)
@@ -168,13 +173,16 @@ class Runtime:
         """
         try:
             node_input = (
-                await self.evaluate(node.inputs, f"{self.key(node.id)}-inputs")
+                await self.evaluate(
+                    node.inputs, f"{self.key(node.id)}-inputs", part=(node.id, "inputs")
+                )
                 if node.inputs is not None
                 else self._default_input(node)
             )
             now = {k: v for k, v in node.config.items() if k not in later}
             label = f"{self.key(node.id)}-config"
-            config = await self.evaluate(now, label, {"input": node_input})
+            part = (node.id, "config", *sorted(later))
+            config = await self.evaluate(now, label, {"input": node_input}, part)
         except ExpressionError as exc:
             raise NodeFailedError(str(exc), "ExpressionError") from exc
         config |= {k: node.config[k] for k in later if k in node.config}
@@ -255,13 +263,20 @@ class Runtime:
         error = NodeFailure(message=message, type=error_type, attempts=attempts, node_id=node.id)
         return Settlement(node.id, "FAILED", error=error)
 
-    async def evaluate(self, value: Any, label: str, node: dict[str, Any] | None = None) -> Any:
+    async def evaluate(
+        self,
+        value: Any,
+        label: str,
+        node: dict[str, Any] | None = None,
+        part: tuple[str, ...] | None = None,
+    ) -> Any:
         """Evaluate a value's expressions: here, or in the evaluator (see the docstring).
+        `part` names the part of the definition `value` is (see `Topology.expressions`).
 
         Raises:
             ExpressionError: An expression failed, or reads more than it may.
         """
-        plan = plan_expressions(value)
+        plan = plan_expressions(value) if part is None else self.topology.expressions(part, value)
         if plan is None:
             return value
         nodes, names = visible_outputs(plan, self.outputs())

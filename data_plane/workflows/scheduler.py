@@ -19,10 +19,10 @@ Pure; imported by the workflow, unit-tested without Temporal.
 import heapq
 from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from connectors_sdk import ERROR_PORT, EdgeSpec, JoinMode, NodeFailure, WorkflowDefinition
-from data_plane.workflows.expressions import json_size
+from data_plane.workflows.expressions import ExpressionPlan, json_size, plan_expressions
 from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.state import Outcome, RunState
 
@@ -34,11 +34,21 @@ class Topology:
     definition: WorkflowDefinition
     plan: ExecutionPlan
     position: dict[str, int]
+    _expressions: dict[tuple[str, ...], ExpressionPlan | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, definition: WorkflowDefinition, plan: ExecutionPlan) -> "Topology":
         position = {node_id: i for i, node_id in enumerate(plan.order)}
         return cls(definition, plan, position)
+
+    def expressions(self, key: tuple[str, ...], value: Any) -> ExpressionPlan | None:
+        """The expression plan of a part of the definition, named by `key` (found once:
+        the definition does not change, and every item of a map reads the same parts)."""
+        if key not in self._expressions:
+            self._expressions[key] = plan_expressions(value)
+        return self._expressions[key]
 
     def roots(self) -> list[str]:
         return [n for n in self.plan.order if not self.definition.predecessors(n)]

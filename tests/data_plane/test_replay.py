@@ -2,7 +2,8 @@
 
 `histories/` holds histories recorded by earlier versions of the interpreter; a change that
 breaks them would break runs in flight when a worker is upgraded. `legacy-*.json` were
-recorded before execution plans, and replay in `workflows/legacy.py`. To record them again
+recorded before execution plans, and replay in `workflows/legacy.py`; `before-wakeup-*.json`
+were recorded before the `drive-wakeup` patch (`workflows/interpreter.py`). To record them again
 (only when such a break is intended and handled): FLOWFORGE_RECORD_HISTORIES=1 pytest
 tests/data_plane/test_replay.py; to record a new one only, select it with `-k`, e.g.
 `-k "fresh and bounded"`. Stack traces are left out of what is written (they name the

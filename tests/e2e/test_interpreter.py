@@ -23,7 +23,12 @@ async def test_a_chain_of_lightweight_nodes_runs_as_one_local_activity(stack: St
     assert run["output"] == {"n4": {"count": 5}}
 
     history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
-    markers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED]
+    markers = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
     activity_types = [
         str(m.marker_recorded_event_attributes.details["data"].payloads[0].data) for m in markers
     ]
