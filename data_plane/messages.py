@@ -53,8 +53,36 @@ class DagRunInput(BaseModel):
     max_output_bytes: int = 256 * 1024
 
 
+# The update the agent delivers a control message by (`DagRunWorkflow.control`).
+CONTROL_UPDATE = "control"
+ControlAction = Literal["cancel", "pause", "resume"]
+
+
+class ControlRequest(BaseModel):
+    """A control message, as the agent hands it to the run's workflow.
+
+    The agent sets the update id to "<control_id>:<sequence>": Temporal answers a
+    redelivered message (same stream sequence) with the first answer, while a message
+    published again (a replay: same control id, another sequence) reaches the workflow,
+    which refuses it.
+    """
+
+    control_id: str
+    # The message's sequence in its JetStream stream.
+    sequence: int
+    action: ControlAction
+    # cancel: run the compensations of the completed nodes.
+    compensate: bool = False
+
+
+class ControlOutcome(BaseModel):
+    applied: bool
+    # Why it was not applied: "replayed", or the run's state ("the run is not paused").
+    reason: str | None = None
+
+
 class DagRunResult(BaseModel):
-    status: Literal["SUCCEEDED", "FAILED"]
+    status: Literal["SUCCEEDED", "FAILED", "CANCELLED", "COMPENSATED"]
     output: Any = None
     error: str | None = None
 

@@ -9,8 +9,9 @@ from several processes (the workflow's worker, the workers of pinned pools), in 
 guaranteed order across them: the table is what makes the end state the same whatever
 order they arrive in.
 
-Statuses the data plane has no event for yet (WAITING, PAUSED, CANCELLING, COMPENSATING
-and their outcomes) have no row into them; events leave a run in them where it is.
+One row leaves a terminal status on purpose: `node.compensating` follows SUCCEEDED, since
+only a completed node is compensated. `control.*` events are about a control message,
+not a status: their rows move nothing.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,22 +47,54 @@ _OPEN_NODE = (NodeStatus.PENDING, NodeStatus.RUNNING, NodeStatus.RETRYING, NodeS
 _STARTS_RUN: Final = {RunStatus.QUEUED: RunStatus.RUNNING}
 
 
-def _node_to(status: NodeStatus) -> Transition:
-    return Transition(run=_STARTS_RUN, node=dict.fromkeys(_OPEN_NODE, status))
+# A node starting again moves a waiting run back to RUNNING.
+_RESUMES_RUN: Final = {**_STARTS_RUN, RunStatus.WAITING: RunStatus.RUNNING}
+# Where a run goes on while it is asked to stop: a pause or a cancel holds until the
+# workflow reports its end, whatever its nodes report meanwhile.
+_LIVE_RUN = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
+
+
+def _node_to(status: NodeStatus, run: Mapping[RunStatus, RunStatus] = _STARTS_RUN) -> Transition:
+    return Transition(run=run, node=dict.fromkeys(_OPEN_NODE, status))
+
+
+def _run_to(status: RunStatus, *sources: RunStatus) -> Transition:
+    return Transition(run=dict.fromkeys(sources or _UNFINISHED_RUN, status))
 
 
 TRANSITIONS: Final[Mapping[EventKind, Transition]] = {
     "run.started": Transition(run=_STARTS_RUN),
     # A stalled run keeps its status; its error says it is stalled (see `apply_run_event`).
     "run.stalled": Transition(run=_STARTS_RUN),
-    "run.succeeded": Transition(run=dict.fromkeys(_UNFINISHED_RUN, RunStatus.SUCCEEDED)),
-    "run.failed": Transition(run=dict.fromkeys(_UNFINISHED_RUN, RunStatus.FAILED)),
-    "node.started": _node_to(NodeStatus.RUNNING),
-    "node.retrying": _node_to(NodeStatus.RETRYING),
+    "run.succeeded": _run_to(RunStatus.SUCCEEDED),
+    "run.failed": _run_to(RunStatus.FAILED),
+    "run.waiting": _run_to(RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING),
+    "run.paused": _run_to(RunStatus.PAUSED, *_LIVE_RUN),
+    "run.resumed": _run_to(RunStatus.RUNNING, RunStatus.PAUSED),
+    "run.cancelling": _run_to(RunStatus.CANCELLING, *_LIVE_RUN, RunStatus.PAUSED),
+    "run.compensating": _run_to(RunStatus.COMPENSATING),
+    "run.cancelled": _run_to(RunStatus.CANCELLED),
+    "run.compensated": _run_to(RunStatus.COMPENSATED),
+    "node.started": _node_to(NodeStatus.RUNNING, _RESUMES_RUN),
+    "node.retrying": _node_to(NodeStatus.RETRYING, _RESUMES_RUN),
+    "node.waiting": _node_to(NodeStatus.WAITING),
     "node.succeeded": _node_to(NodeStatus.SUCCEEDED),
     "node.failed": _node_to(NodeStatus.FAILED),
     "node.skipped": _node_to(NodeStatus.SKIPPED),
+    "node.cancelled": _node_to(NodeStatus.CANCELLED),
+    "node.compensating": Transition(
+        run=_STARTS_RUN,
+        node=dict.fromkeys((*_OPEN_NODE, NodeStatus.SUCCEEDED), NodeStatus.COMPENSATING),
+    ),
+    "node.compensated": Transition(
+        run=_STARTS_RUN, node={NodeStatus.COMPENSATING: NodeStatus.COMPENSATED}
+    ),
+    "control.applied": Transition(run={}),
+    "control.refused": Transition(run={}),
 }
+
+# Events that may end a run that never started (failed at the agent, cancelled queued).
+_NOT_STARTED = frozenset({"run.failed", "run.cancelled", "control.applied", "control.refused"})
 
 # What a run.stalled event without a reason shows: a stall must be visible.
 STALLED_WITHOUT_REASON = "the data plane stopped interpreting this run and gave no reason"
@@ -84,7 +117,10 @@ def apply_run_event(run: Run, event: RunEvent) -> None:
         run.output, run.finished_at = event.output, event.at
     elif new == RunStatus.FAILED:
         run.error, run.finished_at = event.error, event.at
-    if run.started_at is None and event.kind != "run.failed":
+    elif new in TERMINAL_RUN_STATUSES:
+        run.finished_at = event.at
+        run.error = event.error
+    if run.started_at is None and event.kind not in _NOT_STARTED:
         run.started_at = event.at
 
 
@@ -107,8 +143,11 @@ def apply_node_event(node: NodeRun, event: RunEvent) -> None:
         node.error = event.error
     elif new == NodeStatus.SUCCEEDED:
         node.output, node.error, node.finished_at = event.output, None, event.at
-    elif new == NodeStatus.FAILED:
+    elif new in (NodeStatus.FAILED, NodeStatus.CANCELLED):
         node.error, node.finished_at = event.error, event.at
+    elif new == NodeStatus.COMPENSATED:
+        # A failed compensation leaves its error on the node it was to undo.
+        node.error = event.error
 
 
 def fail_run(run: Run, error: str | None, at: datetime) -> None:

@@ -38,6 +38,8 @@ from data_plane.protocol.models import (
     RunDescriptor,
     RunEvent,
     SignedEnvelope,
+    WaitInfo,
+    WaitKind,
     execution_key,
 )
 from data_plane.protocol.object_store import NatsArtefactStore
@@ -104,6 +106,8 @@ __all__ = [
     "RunEvent",
     "RunStatus",
     "SignedEnvelope",
+    "WaitInfo",
+    "WaitKind",
     "agent_consumer",
     "artefact_stream",
     "artefact_stream_config",

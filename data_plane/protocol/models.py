@@ -8,7 +8,7 @@ workflow.
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -117,6 +117,22 @@ class ParentLink(BaseModel):
     version: int = Field(ge=1)
 
 
+WaitKind = Literal["duration", "until", "signal", "approval"]
+
+
+class WaitInfo(BaseModel):
+    """What a waiting node waits for (on `node.waiting`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: WaitKind
+    # When the wait ends by itself (a duration's end, a timestamp, a timeout); None: never.
+    until: EventTime | None = None
+    # The signal name and correlation key an event must carry (kind "signal").
+    signal: str | None = Field(None, max_length=200)
+    correlation: str | None = Field(None, max_length=500)
+
+
 class RunEvent(BaseModel):
     """A run or node transition reported by the data plane.
 
@@ -141,6 +157,9 @@ class RunEvent(BaseModel):
     output: Any = None
     error: str | None = None
     parent: ParentLink | None = None
+    wait: WaitInfo | None = None
+    # The control message a control.* event is about.
+    control_id: str | None = Field(None, max_length=MAX_RUN_ID_LENGTH)
 
     @classmethod
     def create(

@@ -58,9 +58,32 @@ EventKind = Literal[
     # The interpreter itself failed (a bug, not the definition's or the data's fault): the
     # run stays RUNNING, with the error shown, until a fixed worker continues it.
     "run.stalled",
+    # Every node the run has running waits for time, an event or a person; any node
+    # starting moves it back to RUNNING.
+    "run.waiting",
+    # Asked to pause: running nodes finish, none starts until run.resumed.
+    "run.paused",
+    "run.resumed",
+    # Asked to cancel: waits end, running nodes are cancelled; then run.compensating (if
+    # asked, and some completed node has a compensation) and run.cancelled, or
+    # run.compensated once the compensations ran.
+    "run.cancelling",
+    "run.compensating",
+    "run.cancelled",
+    "run.compensated",
     "node.started",
     "node.retrying",
+    # The node waits (`RunEvent.wait` says for what, and until when).
+    "node.waiting",
     "node.succeeded",
     "node.failed",
     "node.skipped",
+    "node.cancelled",
+    # A completed node's compensation started, and ended (`error` set if it failed).
+    "node.compensating",
+    "node.compensated",
+    # What became of a control message (`RunEvent.control_id`), reported by the agent:
+    # applied, or refused with the reason in `error`.
+    "control.applied",
+    "control.refused",
 ]
