@@ -44,7 +44,7 @@ from data_plane.workflows.expressions import (
     plan_expressions,
     visible_outputs,
 )
-from data_plane.workflows.retry import failure_message
+from data_plane.workflows.retry import failure_message, reraise_cancellation
 from data_plane.workflows.scheduler import Topology, edge_active
 from data_plane.workflows.state import Outcome, RunState, Settled
 
@@ -310,6 +310,7 @@ class Runtime:
                 break
             except (ActivityError, ApplicationError) as exc:
                 self.events.give_back(carried)
+                reraise_cancellation(exc)
                 # A local activity cut short by a worker shutdown may resolve with its own
                 # failure rather than an ActivityError around it.
                 cause = exc.cause if isinstance(exc, ActivityError) else exc

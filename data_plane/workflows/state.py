@@ -35,6 +35,13 @@ class RunState(BaseModel):
     failure: str | None = None
     # The latest finish time an activity reported: events never go back in time.
     clock: datetime | None = None
+    # Control messages applied (`workflows/control.py`): control id -> stream sequence.
+    controls: dict[str, int] = Field(default_factory=dict)
+    # Paused: no node starts until resumed.
+    paused: bool = False
+    # Cancelled: running nodes are cancelled, none starts; then the compensations, if asked.
+    cancelled: bool = False
+    compensate: bool = False
 
     def settle(self, key: str, outcome: Outcome, output: Any = None, size: int = 0) -> None:
         self.outcomes[key] = outcome
