@@ -1,4 +1,4 @@
-"""Control of a run from outside: pause, resume and cancel, as the `control` update
+"""Control of a run from outside: pause, resume, cancel and signals, as the `control` update
 delivers them (the agent turns each signed control message into one), and the gate that
 lets nodes start or not.
 
@@ -67,22 +67,37 @@ def apply_control(gate: Gate, events: EventBuffer, request: ControlRequest) -> C
     if refusal is not None:
         return ControlOutcome(applied=False, reason=refusal)
     state.controls[request.control_id] = request.sequence
+    # Numbered by the controls applied: a second pause is a new event, not a repeat.
+    attempt = len(state.controls)
     if request.action == "pause":
         state.paused = True
-        events.emit("run.paused")
+        events.emit("run.paused", attempt=attempt)
     elif request.action == "resume":
         state.paused = False
-        events.emit("run.resumed")
+        events.emit("run.resumed", attempt=attempt)
+    elif request.signal is not None:
+        state.signals.append(request.signal.model_copy(update={"received_at": workflow.now()}))
     else:
         state.cancelled, state.compensate = True, request.compensate
-        events.emit("run.cancelling")
+        events.emit("run.cancelling", attempt=attempt)
     gate.changed()
     return ControlOutcome(applied=True)
+
+
+# Signals kept for waits not reached yet, at most.
+MAX_PENDING_SIGNALS = 1000
 
 
 def _refusal(state: RunState, request: ControlRequest) -> str | None:
     if state.cancelled:
         return "the run is being cancelled"
+    if request.action == "signal":
+        if request.signal is None:
+            return "a signal request must carry the signal"
+        if len(state.signals) >= MAX_PENDING_SIGNALS:
+            return (
+                f"the run holds {MAX_PENDING_SIGNALS} signals no wait has taken; it takes no more"
+            )
     if request.action == "pause" and state.paused:
         return "the run is already paused"
     if request.action == "resume" and not state.paused:

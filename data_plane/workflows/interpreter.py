@@ -89,6 +89,7 @@ async def drive(rt: Runtime, pacer: Pacer, gate: Gate | None = None) -> bool:
 async def _drive(rt: Runtime, pacer: Pacer, gate: Gate | None, wakeup: Wakeup | None) -> bool:
     plan = rt.topology.plan
     running: dict[str, asyncio.Task[list[Settlement]]] = {}
+    rt.running = running.keys()
     candidates = unsettled(rt.topology, rt.state)
     while True:
         if gate is not None and gate.cancelled:
@@ -111,6 +112,7 @@ async def _drive(rt: Runtime, pacer: Pacer, gate: Gate | None, wakeup: Wakeup | 
             await pacer.visit(len(decided.start) + len(decided.skipped))
             if not running:
                 break
+        rt.report_if_waiting()
         if wakeup is None:
             await workflow.wait_condition(
                 lambda: any(task.done() for task in running.values()) or rt.events.waiting
