@@ -54,7 +54,8 @@ class PlanNode(BaseModel):
 
 class ExecutionPlan(BaseModel):
     version: int = PLAN_VERSION
-    # Every node id, each after all of its predecessors.
+    # Every node id that runs in the graph (all but compensating nodes), each after all
+    # of its predecessors.
     order: list[str]
     nodes: dict[str, PlanNode]
 
@@ -81,7 +82,10 @@ def build_plan(definition: WorkflowDefinition, registry: NodeRegistry, pool: str
         nodes[head] = PlanNode(step="chain", chain=[n.id for n in chain])
         for follower in chain[1:]:
             nodes[follower.id] = PlanNode(step="local", chained_in=head)
-    return ExecutionPlan(order=definition.topological_order(), nodes=nodes)
+    # Compensating nodes run only as compensations (`workflows/compensation.py`).
+    compensators = definition.compensators()
+    order = [n for n in definition.topological_order() if n not in compensators]
+    return ExecutionPlan(order=order, nodes=nodes)
 
 
 def _step(node_cls: type[Node], node: NodeSpec, pool: str) -> StepKind:

@@ -51,6 +51,9 @@ class RunState(BaseModel):
     # Cancelled: running nodes are cancelled, none starts; then the compensations, if asked.
     cancelled: bool = False
     compensate: bool = False
+    # Nodes with a compensation that succeeded, in the order they did: compensated
+    # newest first.
+    completed: list[str] = Field(default_factory=list)
     # Signals no wait has taken yet, oldest first.
     signals: list[Signal] = Field(default_factory=list)
     # How many times the run reported that it only waits (numbers its run.waiting events).
