@@ -23,6 +23,7 @@ from connectors_sdk._flow import ERROR_PORT, NodeFailure
 from connectors_sdk._node import Node, ports_depend_on_config
 from connectors_sdk._ports import port_gaps
 from connectors_sdk._registry import NodeRegistry
+from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import Merge
 from connectors_sdk.nodes.wait import Wait
 
@@ -141,16 +142,12 @@ class ScopeChecker:
                     f"{cls.type} has no body; remove `body`, or give the node a type that "
                     f"runs one ({with_body or 'none is installed'})",
                 )
-            elif (
-                self.scope.holder is not None
-                and spec.type == Wait.type
-                and isinstance(spec.config, dict)
-                and spec.config.get("signal") is not None
-            ):
+            elif self.scope.holder is not None and (field := _waits_on_the_run(spec)):
+                what = "an approval" if field == "type" else "a wait for a signal"
                 self.add(
                     spec.id,
-                    "config.signal",
-                    f"a wait for a signal cannot be {self.scope.where}: signals reach the "
+                    field,
+                    f"{what} cannot be {self.scope.where}: signals and decisions reach the "
                     "run's own graph, not the iterations of a body; wait at the top level, "
                     f"before or after {self.scope.holder.id!r}",
                 )
@@ -381,6 +378,16 @@ class ScopeChecker:
                         f"secrets[{i}]",
                         f"bad secret name {name!r}: use letters, digits, '_', '.' and '-'",
                     )
+
+
+def _waits_on_the_run(spec: NodeSpec) -> str | None:
+    """The field that makes a node wait for what reaches the run itself (a signal, a
+    decision), or None."""
+    if spec.type == Approval.type:
+        return "type"
+    if spec.type == Wait.type and spec.config.get("signal") is not None:
+        return "config.signal"
+    return None
 
 
 def _compensation_issue(scope: Scope, spec: NodeSpec, ids: set[str]) -> str | None:
