@@ -4,7 +4,8 @@ The control plane imports only this package of the data plane, and it imports no
 `temporalio`. `models` holds the messages, `statuses` the status vocabulary, `signing`
 the descriptor signatures, `topology` the names on the bus and who may use them, `bus` the
 NATS link itself, `artefacts` the references that stand in for large values and the
-store interface, `object_store` that store on the bus's JetStream.
+store interface, `object_store` that store on the bus's JetStream, `s3_store` that store on
+an S3-compatible service, `stores` the choice between them.
 """
 
 from data_plane.protocol.artefacts import (
@@ -44,6 +45,7 @@ from data_plane.protocol.models import (
     execution_key,
 )
 from data_plane.protocol.object_store import NatsArtefactStore
+from data_plane.protocol.s3_store import ArtefactS3Settings, S3ArtefactStore
 from data_plane.protocol.signing import key_id_of, sign_descriptor, verify_descriptor
 from data_plane.protocol.statuses import (
     TERMINAL_NODE_STATUSES,
@@ -51,6 +53,11 @@ from data_plane.protocol.statuses import (
     EventKind,
     NodeStatus,
     RunStatus,
+)
+from data_plane.protocol.stores import (
+    ArtefactSettings,
+    check_artefact_settings,
+    open_artefact_store,
 )
 from data_plane.protocol.topology import (
     ARTEFACT_BUCKET,
@@ -93,6 +100,8 @@ __all__ = [
     "TERMINAL_NODE_STATUSES",
     "TERMINAL_RUN_STATUSES",
     "ArtefactRef",
+    "ArtefactS3Settings",
+    "ArtefactSettings",
     "ArtefactStore",
     "ArtefactStoreKind",
     "Bus",
@@ -106,6 +115,7 @@ __all__ = [
     "RunDescriptor",
     "RunEvent",
     "RunStatus",
+    "S3ArtefactStore",
     "SignedEnvelope",
     "TaskInfo",
     "WaitInfo",
@@ -115,6 +125,7 @@ __all__ = [
     "artefact_stream_config",
     "as_artefact_ref",
     "batches",
+    "check_artefact_settings",
     "consume",
     "control_plane_permissions",
     "dead_events_subject",
@@ -126,6 +137,7 @@ __all__ = [
     "execution_key",
     "key_id_of",
     "message_size",
+    "open_artefact_store",
     "pool_inbox",
     "pool_permissions",
     "provision_pools",
