@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from connectors_sdk import BreakerPolicy
 from data_plane.protocol import ParentLink, RunEvent
 from data_plane.workflows.plan import ExecutionPlan
-from data_plane.workflows.state import RunState
+from data_plane.workflows.state import Decision, RunState, Signal
 
 # How a node type executed in runs started without a plan (see `workflows/legacy.py`).
 NodeMode = Literal["pure", "local", "activity"]
@@ -56,7 +56,7 @@ class DagRunInput(BaseModel):
 
 # The update the agent delivers a control message by (`DagRunWorkflow.control`).
 CONTROL_UPDATE = "control"
-ControlAction = Literal["cancel", "pause", "resume"]
+ControlAction = Literal["cancel", "pause", "resume", "signal", "decide"]
 
 
 class ControlRequest(BaseModel):
@@ -74,6 +74,11 @@ class ControlRequest(BaseModel):
     action: ControlAction
     # cancel: run the compensations of the completed nodes.
     compensate: bool = False
+    # signal: the event for the run's `core.wait` nodes (its `received_at` is set by the
+    # workflow).
+    signal: Signal | None = None
+    # decide: a decision on one of the run's human tasks.
+    decision: Decision | None = None
 
 
 class ControlOutcome(BaseModel):

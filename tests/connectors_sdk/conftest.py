@@ -4,7 +4,9 @@ import pytest
 from pydantic import BaseModel
 
 from connectors_sdk import AnyObject, Node, NodeContext, NodeRegistry, default_registry
+from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import Merge, Switch
+from connectors_sdk.nodes.wait import Wait
 
 
 class Weather(Node):
@@ -59,9 +61,10 @@ class Count(Node):
 @pytest.fixture(scope="session")
 def registry() -> NodeRegistry:
     registry = default_registry()
-    # Switch and Merge too: an environment installed before they were added lacks their
-    # entry points until `pip install -e .` runs again (registering twice is harmless).
-    for cls in (Weather, Alert, Count, Switch, Merge):
+    # The newer core nodes too: an environment installed before they were added lacks
+    # their entry points until `pip install -e .` runs again (registering twice is
+    # harmless).
+    for cls in (Weather, Alert, Count, Switch, Merge, Wait, Approval):
         registry.register(cls)
     return registry
 

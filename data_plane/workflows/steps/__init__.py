@@ -10,11 +10,13 @@ from typing import Any
 from data_plane.workflows.plan import StepKind
 from data_plane.workflows.runtime import Runtime, Settlement
 from data_plane.workflows.steps.activity import run_activity, run_local_activity
+from data_plane.workflows.steps.approval import run_approval
 from data_plane.workflows.steps.chain import run_chain
 from data_plane.workflows.steps.loop import run_loop
 from data_plane.workflows.steps.map import run_map
 from data_plane.workflows.steps.pure import run_pure
 from data_plane.workflows.steps.subworkflow import run_subworkflow
+from data_plane.workflows.steps.wait import run_wait
 
 Step = Callable[[Runtime, str], Coroutine[Any, Any, list[Settlement]]]
 
@@ -26,6 +28,8 @@ STEPS: Mapping[StepKind, Step] = {
     "map": run_map,
     "loop": run_loop,
     "subworkflow": run_subworkflow,
+    "wait": run_wait,
+    "approval": run_approval,
 }
 
 __all__ = ["STEPS", "Step"]
