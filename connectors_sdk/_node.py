@@ -249,15 +249,17 @@ def why_no_breaker(cls: type[Node]) -> str | None:
 
     Returns:
         None for a type whose nodes make calls from an activity; for a pure node type,
-        or one the interpreter runs itself (a body, a sub-workflow), the reason.
+        or one the interpreter runs itself (a body, a sub-workflow, a wait), the reason.
     """
     if cls.pure:
         return f"{cls.type} is pure: it makes no calls, so no breaker can guard them"
-    if cls.has_body or cls.interpreted:
+    if cls.has_body:
         return (
             f"{cls.type} is run by the interpreter itself, not by a call a breaker could "
-            "guard; give its body's nodes (or the sub-workflow's) their breakers instead"
+            "guard; give the nodes of its body their breakers instead"
         )
+    if cls.interpreted:
+        return f"{cls.type} is run by the interpreter itself, not by a call a breaker could guard"
     return None
 
 

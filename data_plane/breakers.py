@@ -20,8 +20,11 @@ Anything else (invalid data, a 4xx answer, a node that crashed or was cancelled)
 nothing about the target: it neither counts nor forgets, and gives the probe's turn to
 the next call.
 
-The record of a target is shared by every node of that type and target; each call reads
-it with its own node's limits (`BreakerRegistry.limits`). State is in memory: a breaker
+The record of a target (the failures in a row, the time of the last) is shared by every
+node of that type and target; each call reads it with its own node's limits
+(`BreakerRegistry.limits`): open once `failures` in a row were seen, until `cool_down`
+has passed since the last of them (a failure of a call still in flight when the breaker
+opened extends it, as a failed probe does). State is in memory: a breaker
 protects one worker and the targets it calls, it is no cluster-wide switch, and a
 worker that restarts starts with every breaker closed. Every method runs on the worker's
 event loop without awaiting, so no lock is needed.
@@ -52,9 +55,11 @@ class BreakerLimits:
 
 @dataclass
 class _Record:
+    """What a worker saw of one target lately; dropped at its first success."""
+
     failures: int = 0
     last_error: str = ""
-    opened_at: datetime | None = None
+    last_failure_at: datetime | None = None
     # When the probe in flight started; its turn lapses after a cool-down, so that a
     # probe that never ends (a hung call) cannot hold the breaker half-open for good.
     probe_started: datetime | None = None
@@ -141,31 +146,34 @@ class BreakerRegistry:
             yield
         except BaseException as exc:
             if isinstance(exc, ConnectorExecutionError) and exc.retryable:
-                self._failed(key, limits, probe, exc.message)
+                self._failed(key, probe, exc.message)
             elif probe:
                 self._free_probe(key)
             raise
         self._records.pop(key, None)
 
     def _admit(self, key: tuple[str, str], limits: BreakerLimits) -> bool:
-        """Whether the call is the probe of a half-open breaker; raises when it may not go."""
+        """Whether the call is the probe of a half-open breaker; raises when it may not go.
+
+        Read with the caller's limits: open once `failures` in a row were seen, until
+        `cool_down` has passed since the last of them."""
         record = self._records.get(key)
-        if record is None or record.opened_at is None:
+        if record is None or record.last_failure_at is None:
+            return False
+        if record.failures < limits.failures:
             return False
         self._records.move_to_end(key)
         now = self._clock()
-        half_open_at = record.opened_at + limits.cool_down
+        half_open_at = record.last_failure_at + limits.cool_down
         if now < half_open_at:
             raise self._open_error(key, record, half_open_at, half_open_at - now)
-        probing = record.probe_started is not None and now < record.probe_started + limits.cool_down
-        if probing:
+        started = record.probe_started
+        if started is not None and now < started + limits.cool_down:
             raise self._open_error(key, record, half_open_at, None)
         record.probe_started = now
         return True
 
-    def _failed(
-        self, key: tuple[str, str], limits: BreakerLimits, probe: bool, message: str
-    ) -> None:
+    def _failed(self, key: tuple[str, str], probe: bool, message: str) -> None:
         record = self._records.get(key)
         if record is None:
             record = self._records[key] = _Record()
@@ -174,11 +182,9 @@ class BreakerRegistry:
         self._records.move_to_end(key)
         record.failures += 1
         record.last_error = message[:_MAX_ERROR_CHARS]
-        if probe and record.opened_at is not None:
-            record.opened_at = self._clock()
+        record.last_failure_at = self._clock()
+        if probe:
             record.probe_started = None
-        elif record.opened_at is None and record.failures >= limits.failures:
-            record.opened_at = self._clock()
 
     def _free_probe(self, key: tuple[str, str]) -> None:
         record = self._records.get(key)

@@ -102,7 +102,7 @@ def test_a_breaker_on_a_node_that_makes_no_calls_is_refused(check):
         "core.if is pure: it makes no calls, so no breaker can guard them; remove `breaker`"
     )
     assert "core.map is run by the interpreter itself" in issues[1].message
-    assert "give its body's nodes (or the sub-workflow's) their breakers" in issues[1].message
+    assert "give the nodes of its body their breakers instead" in issues[1].message
 
 
 def test_a_node_without_an_id_is_located_by_index(check):

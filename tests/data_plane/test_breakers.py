@@ -194,6 +194,47 @@ def test_a_probe_that_never_ends_loses_its_turn_after_a_cool_down(
     assert call(breakers) == "ok"
 
 
+def test_each_call_reads_the_shared_record_with_its_own_node_s_limits(
+    breakers: BreakerRegistry, clock: Clock
+) -> None:
+    patient = BreakerLimits(failures=10, cool_down=timedelta(seconds=30))
+    quick = BreakerLimits(failures=3, cool_down=timedelta(seconds=5))
+    open_breaker(breakers)
+
+    # 4 failures, under the patient node's 10: still closed for it, so it goes through.
+    assert call(breakers, UNWELL, limits=patient) == "failed"
+    assert call(breakers) == "refused"
+    clock.advance(5)
+    assert call(breakers) == "refused"  # LIMITS waits 30 s
+    assert call(breakers, limits=quick) == "ok"  # quick waits 5 s: its probe closes it for all
+    assert call(breakers) == "ok"
+
+
+async def test_a_failure_of_a_call_in_flight_when_the_breaker_opened_keeps_it_open_longer(
+    breakers: BreakerRegistry, clock: Clock
+) -> None:
+    entered, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_failure() -> None:
+        with breakers.guarding("core.http", "api:443", LIMITS):
+            entered.set()
+            await answer.wait()
+            raise UNWELL
+
+    in_flight = asyncio.create_task(slow_failure())
+    await entered.wait()
+    open_breaker(breakers)
+    clock.advance(20)
+    answer.set()
+    with pytest.raises(ConnectorExecutionError):
+        await in_flight
+
+    clock.advance(20)
+    assert "after 4 failures in a row" in str(refusal(breakers))
+    clock.advance(10)
+    assert call(breakers) == "ok"
+
+
 def test_a_registry_turned_off_gives_no_limits_whatever_the_policy(clock: Clock) -> None:
     turned_off = BreakerRegistry(
         failures=1, cool_down=timedelta(seconds=10), enabled=False, clock=clock
