@@ -12,7 +12,9 @@ retryable type "CircuitOpen", and its retry waits until the breaker half-opens.
 """
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +82,8 @@ class NodeActivities:
         else:
             self._outbox.put([*request.events, started])
         try:
-            result = await self._run(request, attempt)
+            async with _heartbeating():
+                result = await self._run(request, attempt)
         except Exception as exc:
             failure = _as_application_error(exc)
             report = [started] if request.defer_events else []
@@ -178,6 +181,29 @@ class NodeActivities:
             protocol=request.protocol,
             **fields,
         )
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat while inside, for an activity the workflow gave a heartbeat timeout: a
+    cancelled run reaches a running node only through the answer to a heartbeat (the
+    node's task is then cancelled), and a worker that died is noticed within it."""
+    info = activity.info()
+    timeout = info.heartbeat_timeout
+    if info.is_local or not timeout:
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(timeout.total_seconds() / 3)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
 
 
 def _as_application_error(exc: Exception, timeout: float | None = None) -> ApplicationError:

@@ -14,7 +14,9 @@ from fixtures.replay import record, replay
 from fixtures.stack import Stack, assert_eventually
 
 
-def slow_then_count(peer: HttpPeer, name: str, seconds: float) -> dict[str, Any]:
+def slow_then_count(
+    peer: HttpPeer, name: str, seconds: float, path: str | None = None
+) -> dict[str, Any]:
     return {
         "apiVersion": "flowforge/v1",
         "name": name,
@@ -23,7 +25,7 @@ def slow_then_count(peer: HttpPeer, name: str, seconds: float) -> dict[str, Any]
             {
                 "id": "slow",
                 "type": "core.http",
-                "config": {"method": "GET", "url": peer.url(f"/slow?seconds={seconds}")},
+                "config": {"method": "GET", "url": peer.url(path or f"/slow?seconds={seconds}")},
             },
             {"id": "after", "type": "test.count"},
         ],
@@ -103,10 +105,18 @@ async def test_a_cancelled_run_cancels_its_running_node_and_starts_no_other(
     sqlite_stack: Stack, http_peer: HttpPeer
 ) -> None:
     stack = sqlite_stack
-    run_id, handle = await started(stack, slow_then_count(http_peer, "control-cancel", 60))
+    definition = slow_then_count(http_peer, "control-cancel", 60, "/effect?hold=60")
+    run_id, handle = await started(stack, definition)
 
     assert (await control(handle, "cancel")).applied
     run = await status_is(stack, run_id, "CANCELLED")
+    # The node's request was cut off, not left to finish in the worker.
+
+    async def cut_off() -> bool:
+        # A GET: core.http sends no Idempotency-Key with it.
+        return http_peer.abandoned == [None]
+
+    await assert_eventually(cut_off, within=20)
 
     nodes = {n["nodeId"]: n["status"] for n in run["nodes"]}
     assert nodes == {"first": "SUCCEEDED", "slow": "CANCELLED"}

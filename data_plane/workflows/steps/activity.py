@@ -1,6 +1,8 @@
 """Nodes run by an activity: on the pool's task queue, or as a local activity
 (lightweight nodes). Retries and timeouts are Temporal's, from the node's policy."""
 
+from datetime import timedelta
+
 from temporalio import workflow
 
 from connectors_sdk import NodeSpec
@@ -17,6 +19,11 @@ from data_plane.workflows.retry import (
     temporal_policy,
 )
 from data_plane.workflows.runtime import NodeFailedError, Prepared, Runtime, Settlement
+
+# Activities on a queue heartbeat (`activities/nodes.py`), so that cancelling the run
+# reaches a node that is running; runs started before keep scheduling them without.
+HEARTBEAT_PATCH = "activity-heartbeats"
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
 
 async def run_activity(rt: Runtime, node_id: str) -> list[Settlement]:
@@ -78,6 +85,7 @@ async def execute_activity(
                 task_queue=task_queue(node.pool or rt.run.pool),
                 start_to_close_timeout=node.timeout,
                 schedule_to_close_timeout=retry.total_timeout,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT if workflow.patched(HEARTBEAT_PATCH) else None,
                 retry_policy=policy,
             )
     except ActivityFailure as exc:
