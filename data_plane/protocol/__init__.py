@@ -2,9 +2,10 @@
 
 The control plane imports only this package of the data plane, and it imports no
 `temporalio`. `models` holds the messages, `statuses` the status vocabulary, `signing`
-the descriptor signatures, `topology` the names on the bus and who may use them, `bus` the
-NATS link itself, `artefacts` the references that stand in for large values and the
-store interface, `object_store` that store on the bus's JetStream.
+the signatures of descriptors and control messages, `topology` the names on the bus and
+who may use them, `bus` the NATS link itself, `artefacts` the references that stand in
+for large values and the store interface, `object_store` that store on the bus's
+JetStream.
 """
 
 from data_plane.protocol.artefacts import (
@@ -33,6 +34,8 @@ from data_plane.protocol.models import (
     PROTOCOL_VERSION,
     SUPPORTED_PROTOCOLS,
     ChildWorkflow,
+    ControlAction,
+    ControlMessage,
     EventBatch,
     ParentLink,
     RunDescriptor,
@@ -43,7 +46,13 @@ from data_plane.protocol.models import (
     execution_key,
 )
 from data_plane.protocol.object_store import NatsArtefactStore
-from data_plane.protocol.signing import key_id_of, sign_descriptor, verify_descriptor
+from data_plane.protocol.signing import (
+    key_id_of,
+    sign_control,
+    sign_descriptor,
+    verify_control,
+    verify_descriptor,
+)
 from data_plane.protocol.statuses import (
     TERMINAL_NODE_STATUSES,
     TERMINAL_RUN_STATUSES,
@@ -55,6 +64,8 @@ from data_plane.protocol.topology import (
     ARTEFACT_BUCKET,
     BUCKET_PATTERN,
     CONTROL_PLANE_INBOX,
+    CONTROL_RETENTION_SECONDS,
+    CONTROL_STREAM,
     INGEST_CONSUMER,
     RUNS_STREAM,
     Permissions,
@@ -62,6 +73,8 @@ from data_plane.protocol.topology import (
     artefact_stream,
     artefact_stream_config,
     control_plane_permissions,
+    control_subject,
+    dead_control_subject,
     dead_events_subject,
     dead_runs_subject,
     dead_stream,
@@ -79,6 +92,8 @@ __all__ = [
     "BUCKET_PATTERN",
     "BYTES_MEDIA_TYPE",
     "CONTROL_PLANE_INBOX",
+    "CONTROL_RETENTION_SECONDS",
+    "CONTROL_STREAM",
     "DEFAULT_MAX_ARTEFACT_BYTES",
     "DEFAULT_POOL",
     "INGEST_CONSUMER",
@@ -96,6 +111,8 @@ __all__ = [
     "ArtefactStoreKind",
     "Bus",
     "ChildWorkflow",
+    "ControlAction",
+    "ControlMessage",
     "EventBatch",
     "EventKind",
     "NatsArtefactStore",
@@ -115,6 +132,8 @@ __all__ = [
     "batches",
     "consume",
     "control_plane_permissions",
+    "control_subject",
+    "dead_control_subject",
     "dead_events_subject",
     "dead_letter",
     "dead_runs_subject",
@@ -128,7 +147,9 @@ __all__ = [
     "pool_permissions",
     "provision_pools",
     "runs_subject",
+    "sign_control",
     "sign_descriptor",
     "task_queue",
+    "verify_control",
     "verify_descriptor",
 ]
