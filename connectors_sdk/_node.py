@@ -252,11 +252,10 @@ def _problems(cls: type[Node]) -> list[str]:
     if cls.pure and cls.lightweight:
         problems.append("a node is either pure (runs in the workflow) or lightweight, not both")
     if cls.has_body or cls.interpreted:
-        if cls.pure or cls.lightweight or cls.ports or ports_depend_on_config(cls):
-            problems.append(
-                "a node the interpreter runs itself is neither pure nor lightweight, and "
-                "has no ports"
-            )
+        if cls.pure or cls.lightweight:
+            problems.append("a node the interpreter runs itself is neither pure nor lightweight")
+        if cls.has_body and (cls.ports or ports_depend_on_config(cls)):
+            problems.append("a node with a body has no ports")
     elif cls.pure:
         if cls.evaluate is Node.evaluate:
             problems.append("a pure node must implement `def evaluate(self, config, input)`")

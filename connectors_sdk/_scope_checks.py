@@ -24,6 +24,7 @@ from connectors_sdk._node import Node, ports_depend_on_config
 from connectors_sdk._ports import port_gaps
 from connectors_sdk._registry import NodeRegistry
 from connectors_sdk.nodes.control import Merge
+from connectors_sdk.nodes.wait import Wait
 
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _REPORTED_UNDER_EXPRESSIONS = frozenset({LITERAL_REQUIRED, CONFLICTING_FIELDS})
@@ -137,6 +138,19 @@ class ScopeChecker:
                     f"{cls.type} has no body; remove `body`, or give the node a type that "
                     f"runs one ({with_body or 'none is installed'})",
                 )
+            elif (
+                self.scope.holder is not None
+                and spec.type == Wait.type
+                and isinstance(spec.config, dict)
+                and spec.config.get("signal") is not None
+            ):
+                self.add(
+                    spec.id,
+                    "config.signal",
+                    f"a wait for a signal cannot be {self.scope.where}: signals reach the "
+                    "run's own graph, not the iterations of a body; wait at the top level, "
+                    f"before or after {self.scope.holder.id!r}",
+                )
             elif spec.body is not None and self.scope.depth >= MAX_BODY_DEPTH:
                 chain = " > ".join(repr(node_id) for node_id in self.scope.enclosing)
                 self.add(
@@ -235,20 +249,21 @@ class ScopeChecker:
         cls = self.classes[node_id]
         ports: tuple[str, ...] | None = cls.ports
         if ports_depend_on_config(cls):
+            config = self.specs[node_id].config
             try:
-                ports = cls.ports_for(cls.Config.model_validate(self.specs[node_id].config))
+                ports = cls.ports_for(cls.Config.model_validate(config))
             except ValidationError:
-                ports = None
-                if not any(
-                    i.node_id == node_id and i.field.startswith("config") for i in self.issues
-                ):
-                    self.add(
-                        node_id,
-                        "config",
-                        f"the ports of {cls.type} depend on its config, which holds expressions "
-                        "where the ports are named, so its edges cannot be checked; write those "
-                        "fields literally",
-                    )
+                ports = _ports_despite_expressions(cls, config)
+            if ports is None and not any(
+                i.node_id == node_id and i.field.startswith("config") for i in self.issues
+            ):
+                self.add(
+                    node_id,
+                    "config",
+                    f"the ports of {cls.type} depend on its config, which holds expressions "
+                    "where the ports are named, so its edges cannot be checked; write those "
+                    "fields literally",
+                )
         self.port_cache[node_id] = ports
         return ports
 
@@ -347,6 +362,17 @@ _PLAIN_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _node_reference(node_id: str) -> str:
     return f".nodes.{node_id}" if _PLAIN_ID.match(node_id) else f'.nodes["{node_id}"]'
+
+
+def _ports_despite_expressions(cls: type[Node], config: dict[str, Any]) -> tuple[str, ...] | None:
+    """The ports of a config that fails to validate only where it holds expressions
+    (`core.wait`'s `until`), read from the config as written; None if they cannot be."""
+    if _model_errors(cls.Config, config):
+        return None
+    try:
+        return cls.ports_for(cls.Config.model_construct(**config))
+    except Exception:
+        return None
 
 
 def _model_errors(model: type[BaseModel], value: dict[str, Any]) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from data_plane.protocol import ParentLink, RunEvent
 from data_plane.workflows.plan import ExecutionPlan
-from data_plane.workflows.state import RunState
+from data_plane.workflows.state import RunState, Signal
 
 # How a node type executed in runs started without a plan (see `workflows/legacy.py`).
 NodeMode = Literal["pure", "local", "activity"]
@@ -55,7 +55,7 @@ class DagRunInput(BaseModel):
 
 # The update the agent delivers a control message by (`DagRunWorkflow.control`).
 CONTROL_UPDATE = "control"
-ControlAction = Literal["cancel", "pause", "resume"]
+ControlAction = Literal["cancel", "pause", "resume", "signal"]
 
 
 class ControlRequest(BaseModel):
@@ -73,6 +73,9 @@ class ControlRequest(BaseModel):
     action: ControlAction
     # cancel: run the compensations of the completed nodes.
     compensate: bool = False
+    # signal: the event for the run's `core.wait` nodes (its `received_at` is set by the
+    # workflow).
+    signal: Signal | None = None
 
 
 class ControlOutcome(BaseModel):

@@ -25,10 +25,17 @@ from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from connectors_sdk import ExpressionError, WorkflowDefinition
-    from data_plane.messages import DagRunInput, DagRunResult
+    from data_plane.messages import (
+        CONTROL_UPDATE,
+        ControlOutcome,
+        ControlRequest,
+        DagRunInput,
+        DagRunResult,
+    )
     from data_plane.protocol import EventKind
+    from data_plane.workflows.control import Gate, apply_control, history_full
     from data_plane.workflows.events import EventBuffer
-    from data_plane.workflows.interpreter import Pacer, drive, history_full
+    from data_plane.workflows.interpreter import Pacer, drive
     from data_plane.workflows.legacy import LegacyInterpreter
     from data_plane.workflows.plan import ExecutionPlan
     from data_plane.workflows.runtime import RunInfo, Runtime
@@ -40,16 +47,36 @@ class RunFailedError(Exception):
     pass
 
 
+class RunCancelledError(Exception):
+    pass
+
+
 @workflow.defn
 class DagRunWorkflow:
+    @workflow.init
+    def __init__(self, params: DagRunInput) -> None:
+        # Built before any handler runs: a control message may arrive with the start.
+        self._state = params.resume or RunState()
+        self._events = EventBuffer(params.run_id, params.pool, params.protocol, self._state)
+        self._gate = Gate(self._state, params.history_limit)
+        self._legacy = params.plan is None
+
     @workflow.run
     async def run(self, params: DagRunInput) -> DagRunResult:
         if params.plan is None:
             return await LegacyInterpreter().run(params)
         return await self._run(params, params.plan)
 
+    @workflow.update(name=CONTROL_UPDATE)
+    def control(self, request: ControlRequest) -> ControlOutcome:
+        """Pause, resume or cancel the run (see `workflows/control.py`)."""
+        if self._legacy:
+            reason = "the run started before control messages existed: it cannot be controlled"
+            return ControlOutcome(applied=False, reason=reason)
+        return apply_control(self._gate, self._events, request)
+
     async def _run(self, params: DagRunInput, plan: ExecutionPlan) -> DagRunResult:
-        state = params.resume or RunState()
+        state, events = self._state, self._events
         run = RunInfo(
             run_id=params.run_id,
             pool=params.pool,
@@ -58,7 +85,6 @@ class DagRunWorkflow:
             input=params.input,
             calls=params.subworkflows,
         )
-        events = EventBuffer(params.run_id, params.pool, params.protocol, state)
         # A sub-workflow's run.started comes from the run that calls it (see
         # `steps/subworkflow.py`).
         if params.resume is None and params.parent is None:
@@ -67,6 +93,9 @@ class DagRunWorkflow:
             definition = WorkflowDefinition.model_validate(params.definition)
             rt = Runtime(run, Topology.of(definition, plan), state, events)
             output = await self._interpret(rt, params)
+        except RunCancelledError:
+            await self._finish(events, "run.cancelled", error="cancelled on request")
+            return DagRunResult(status="CANCELLED")
         except RunFailedError as exc:
             await self._finish(events, "run.failed", error=str(exc))
             raise ApplicationError(str(exc), type="RunFailed", non_retryable=True) from None
@@ -80,11 +109,16 @@ class DagRunWorkflow:
 
     async def _interpret(self, rt: Runtime, params: DagRunInput) -> Any:
         pacer = Pacer(rt.events)
-        finished = await drive(rt, pacer, hold=lambda: history_full(params.history_limit))
-        if not finished:
-            await rt.events.drain()
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            workflow.continue_as_new(params.model_copy(update={"resume": rt.state}))
+        state = rt.state
+        while not await drive(rt, pacer, self._gate):
+            if state.cancelled:
+                raise RunCancelledError
+            if history_full(params.history_limit):
+                await rt.events.drain()
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(params.model_copy(update={"resume": state}))
+            # Paused, and every running node finished.
+            await workflow.wait_condition(lambda: not state.paused or state.cancelled)
         if rt.state.failure is not None:
             raise RunFailedError(rt.state.failure)
         try:

@@ -3,11 +3,12 @@ end, settle it, ask again, until nothing runs. Used for the run's own graph and 
 iteration of a body. Orchestration only; imported by the workflow."""
 
 import asyncio
-from collections.abc import Callable
+from contextlib import nullcontext
 
 from temporalio import workflow
 
 from data_plane.protocol import as_artefact_ref
+from data_plane.workflows.control import Gate
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import VISITS_PER_ACTIVATION, json_size
 from data_plane.workflows.runtime import Runtime, Settlement
@@ -42,22 +43,12 @@ class Pacer:
         self._pause = None
 
 
-def history_full(limit: int) -> bool:
-    """Whether the workflow should continue as new at its next quiet moment."""
-    info = workflow.info()
-    return info.get_current_history_length() >= limit or info.is_continue_as_new_suggested()
-
-
 # The patch id of waking a scope by its steps' and events' callbacks instead of a
 # `workflow.wait_condition` per scope, which every pass of the workflow's event loop
 # re-checks: with a batch of 100 map items, 100 conditions per pass. Runs started
 # before it wake as they did (the order in which scopes wake, and so the order of their
 # commands, may differ).
 WAKE_PATCH = "drive-wakeup"
-
-
-def _never() -> bool:
-    return False
 
 
 class Wakeup:
@@ -80,41 +71,48 @@ class Wakeup:
         self._set = False
 
 
-async def drive(rt: Runtime, pacer: Pacer, hold: Callable[[], bool] = _never) -> bool:
-    """Run a scope until no node runs. While `hold()` is true no node starts.
+async def drive(rt: Runtime, pacer: Pacer, gate: Gate | None = None) -> bool:
+    """Run a scope until no node runs. While the gate is held no node starts; once it
+    is cancelled, the running ones are cancelled.
 
     Returns:
-        Whether every node of the scope is settled (False: held with nodes left).
+        Whether every node of the scope is settled (False: held or cancelled with nodes
+        left).
     """
     if not workflow.patched(WAKE_PATCH):
-        return await _drive(rt, pacer, hold, None)
+        return await _drive(rt, pacer, gate, None)
     wakeup = Wakeup()
-    with rt.events.watching(wakeup.set):
-        return await _drive(rt, pacer, hold, wakeup)
+    with rt.events.watching(wakeup.set), gate.watching(wakeup.set) if gate else nullcontext():
+        return await _drive(rt, pacer, gate, wakeup)
 
 
-async def _drive(
-    rt: Runtime, pacer: Pacer, hold: Callable[[], bool], wakeup: Wakeup | None
-) -> bool:
+async def _drive(rt: Runtime, pacer: Pacer, gate: Gate | None, wakeup: Wakeup | None) -> bool:
     plan = rt.topology.plan
     running: dict[str, asyncio.Task[list[Settlement]]] = {}
+    rt.running = running.keys()
     candidates = unsettled(rt.topology, rt.state)
     while True:
-        if hold():
-            if not running:
-                return not unsettled(rt.topology, rt.state)
+        if gate is not None and gate.cancelled:
+            await _cancel(rt, running)
+            return False
+        held = gate is not None and gate.held()
+        if held and not running:
+            return not unsettled(rt.topology, rt.state)
+        if not held:
+            # Nodes that became ready while the gate was held are decided once it opens.
+            decided = advance(rt.topology, rt.state, candidates, running.keys())
             candidates = []
-        decided = advance(rt.topology, rt.state, candidates, running.keys())
-        for node_id in decided.skipped:
-            rt.emit("node.skipped", node_id)
-        for node_id in decided.start:
-            step = STEPS[plan.nodes[node_id].step]
-            running[node_id] = asyncio.create_task(step(rt, node_id))
-            if wakeup is not None:
-                running[node_id].add_done_callback(wakeup.set)
-        await pacer.visit(len(decided.start) + len(decided.skipped))
-        if not running:
-            break
+            for node_id in decided.skipped:
+                rt.emit("node.skipped", node_id)
+            for node_id in decided.start:
+                step = STEPS[plan.nodes[node_id].step]
+                running[node_id] = asyncio.create_task(step(rt, node_id))
+                if wakeup is not None:
+                    running[node_id].add_done_callback(wakeup.set)
+            await pacer.visit(len(decided.start) + len(decided.skipped))
+            if not running:
+                break
+        rt.report_if_waiting()
         if wakeup is None:
             await workflow.wait_condition(
                 lambda: any(task.done() for task in running.values()) or rt.events.waiting
@@ -125,7 +123,6 @@ async def _drive(
         if not done:
             # Woken by events alone: no step started since will carry them.
             rt.events.send_waiting()
-        candidates = []
         for node_id in done:
             for settlement in running.pop(node_id).result():
                 _settle(rt, settlement)
@@ -134,6 +131,21 @@ async def _drive(
     if left:
         raise RuntimeError(f"the interpreter left nodes undecided: {', '.join(left[:10])}")
     return True
+
+
+async def _cancel(rt: Runtime, running: dict[str, asyncio.Task[list[Settlement]]]) -> None:
+    """Cancel the running steps (their activities, timers and child workflows with them)
+    and report their nodes cancelled; steps that ended meanwhile settle as they ended."""
+    for task in running.values():
+        task.cancel()
+    for node_id in [n for n in rt.topology.plan.order if n in running]:
+        try:
+            settlements = await running.pop(node_id)
+        except asyncio.CancelledError:
+            rt.emit("node.cancelled", node_id, error="the run was cancelled")
+            continue
+        for settlement in settlements:
+            _settle(rt, settlement)
 
 
 def _settle(rt: Runtime, settlement: Settlement) -> None:

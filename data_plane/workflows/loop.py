@@ -16,8 +16,9 @@ with workflow.unsafe.imports_passed_through():
     from connectors_sdk import ExpressionError, WorkflowDefinition
     from data_plane.messages import LoopInput, LoopProgress, LoopResult
     from data_plane.workflows.bodies import iteration_scope, run_iteration
+    from data_plane.workflows.control import history_full
     from data_plane.workflows.events import EventBuffer
-    from data_plane.workflows.interpreter import Pacer, history_full
+    from data_plane.workflows.interpreter import Pacer
     from data_plane.workflows.runtime import RunInfo, Runtime, Scope, run_info
     from data_plane.workflows.scheduler import Topology
     from data_plane.workflows.state import RunState

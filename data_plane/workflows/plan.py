@@ -15,6 +15,7 @@ from connectors_sdk import JoinMode, Node, NodeRegistry, NodeSpec, WorkflowDefin
 from connectors_sdk.nodes.control import If, Merge, Switch, Transform
 from connectors_sdk.nodes.iteration import Loop, Map
 from connectors_sdk.nodes.subworkflow import SubWorkflow
+from connectors_sdk.nodes.wait import Wait
 from data_plane.workflows.chains import find_chains
 
 # How one node executes (see `workflows/steps/`):
@@ -26,8 +27,9 @@ from data_plane.workflows.chains import find_chains
 #   local activity (`workflows/chains.py`);
 # - map: a `core.map`, its body run per item in child workflows;
 # - loop: a `core.loop`, its body repeated in a child workflow;
-# - subworkflow: a `core.subworkflow`, another workflow run as a child run.
-StepKind = Literal["pure", "local", "activity", "chain", "map", "loop", "subworkflow"]
+# - subworkflow: a `core.subworkflow`, another workflow run as a child run;
+# - wait: a `core.wait`, a timer or a condition of the workflow.
+StepKind = Literal["pure", "local", "activity", "chain", "map", "loop", "subworkflow", "wait"]
 
 # Node types the interpreter evaluates itself.
 IN_WORKFLOW: Mapping[str, type[Node]] = {node.type: node for node in (If, Switch, Merge, Transform)}
@@ -101,6 +103,8 @@ def _mode(node_cls: type[Node]) -> StepKind:
         return "pure"
     if node_cls.type == SubWorkflow.type:
         return "subworkflow"
+    if node_cls.type == Wait.type:
+        return "wait"
     # Other pure node types are evaluated by a local activity: the workflow sandbox only
     # holds the interpreter's own.
     return "local" if node_cls.pure or node_cls.lightweight else "activity"

@@ -1,8 +1,10 @@
 """A definition's retry policy as Temporal's, and what a failed activity says about
 itself. Pure; imported by the workflow."""
 
+import asyncio
+
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 from connectors_sdk import RetryPolicy as DefinitionRetryPolicy
@@ -20,6 +22,13 @@ def temporal_policy(retry: DefinitionRetryPolicy, attempts_made: int = 0) -> Ret
         maximum_attempts=retry.max_attempts - attempts_made,
         non_retryable_error_types=list(retry.non_retryable_errors) or None,
     )
+
+
+def reraise_cancellation(exc: BaseException) -> None:
+    """Raise the cancellation of the step's task if an activity or child workflow failed
+    because the step was cancelled (the run was): the node is cancelled, not failed."""
+    if isinstance(getattr(exc, "cause", None), CancelledError):
+        raise asyncio.CancelledError from exc
 
 
 def retryable(retry: DefinitionRetryPolicy, error_type: str, says_retryable: bool) -> bool:

@@ -12,7 +12,8 @@ activity, under time, memory and output limits, with their result recorded.
 Orchestration only; imported by the workflow.
 """
 
-from collections.abc import Collection, Mapping
+import contextlib
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -34,7 +35,7 @@ from connectors_sdk.nodes.control import Merge
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
 from data_plane.errors import OutputTooLargeError
 from data_plane.messages import BodyInput, ChildRun, EvaluateExpressionsInput
-from data_plane.protocol import EventKind, as_artefact_ref, execution_key
+from data_plane.protocol import EventKind, WaitInfo, as_artefact_ref, execution_key
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import (
     INLINE_MAX_CONTEXT_BYTES,
@@ -44,7 +45,7 @@ from data_plane.workflows.expressions import (
     plan_expressions,
     visible_outputs,
 )
-from data_plane.workflows.retry import failure_message
+from data_plane.workflows.retry import failure_message, reraise_cancellation
 from data_plane.workflows.scheduler import Topology, edge_active
 from data_plane.workflows.state import Outcome, RunState, Settled
 
@@ -143,6 +144,11 @@ class Runtime:
         self.events = events
         self.scope = scope or Scope(input=run.input)
         self._fixed_size = run.input_size + json_size(self.scope.context)
+        # The nodes whose steps run (kept by `interpreter.drive`), and those of them that
+        # wait for time, an event or a person.
+        self.running: Collection[str] = ()
+        self._waiting: set[str] = set()
+        self._reported_waiting = False
 
     def node(self, node_id: str) -> NodeSpec:
         return self.definition.node(node_id)
@@ -154,6 +160,28 @@ class Runtime:
     def emit(self, kind: EventKind, node_id: str, **fields: Any) -> None:
         """Report an event of a node of this scope."""
         self.events.emit(kind, node_id, iteration=self.scope.iteration, **fields)
+
+    @contextlib.contextmanager
+    def waiting(self, node_id: str, info: WaitInfo) -> Iterator[None]:
+        """Report a node waiting, and the run if nothing else runs, while inside."""
+        self.emit("node.waiting", node_id, wait=info)
+        self._waiting.add(node_id)
+        self.report_if_waiting()
+        try:
+            yield
+        finally:
+            self._waiting.discard(node_id)
+
+    def report_if_waiting(self) -> None:
+        """Report `run.waiting` once each time every running node of the run's own
+        graph comes to wait (inside a body, the node running the body stands for it)."""
+        only_waits = bool(self.running) and all(n in self._waiting for n in self.running)
+        if not only_waits:
+            self._reported_waiting = False
+        elif not self._reported_waiting and not self.scope.iteration:
+            self._reported_waiting = True
+            self.state.waited += 1
+            self.events.emit("run.waiting", attempt=self.state.waited)
 
     def outputs(self) -> dict[str, Any]:
         """What `.nodes` holds for this scope: the enclosing scopes' outputs and its own."""
@@ -310,6 +338,7 @@ class Runtime:
                 break
             except (ActivityError, ApplicationError) as exc:
                 self.events.give_back(carried)
+                reraise_cancellation(exc)
                 # A local activity cut short by a worker shutdown may resolve with its own
                 # failure rather than an ActivityError around it.
                 cause = exc.cause if isinstance(exc, ActivityError) else exc

@@ -23,6 +23,15 @@ class Outcome(BaseModel):
     error: NodeFailure | None = None
 
 
+class Signal(BaseModel):
+    """An event sent to the run, kept until a `core.wait` for it takes it."""
+
+    name: str
+    correlation: str | None = None
+    payload: Any = None
+    received_at: datetime | None = None
+
+
 class RunState(BaseModel):
     outcomes: dict[str, Outcome] = Field(default_factory=dict)
     # Outputs of the nodes that succeeded; for a failed node with an error edge, its
@@ -35,6 +44,24 @@ class RunState(BaseModel):
     failure: str | None = None
     # The latest finish time an activity reported: events never go back in time.
     clock: datetime | None = None
+    # Control messages applied (`workflows/control.py`): control id -> stream sequence.
+    controls: dict[str, int] = Field(default_factory=dict)
+    # Paused: no node starts until resumed.
+    paused: bool = False
+    # Cancelled: running nodes are cancelled, none starts; then the compensations, if asked.
+    cancelled: bool = False
+    compensate: bool = False
+    # Signals no wait has taken yet, oldest first.
+    signals: list[Signal] = Field(default_factory=list)
+    # How many times the run reported that it only waits (numbers its run.waiting events).
+    waited: int = 0
+
+    def take_signal(self, name: str, correlation: str | None) -> Signal | None:
+        """The oldest signal of that name (and correlation key, if given), removed."""
+        for index, signal in enumerate(self.signals):
+            if signal.name == name and correlation in (None, signal.correlation):
+                return self.signals.pop(index)
+        return None
 
     def settle(self, key: str, outcome: Outcome, output: Any = None, size: int = 0) -> None:
         self.outcomes[key] = outcome

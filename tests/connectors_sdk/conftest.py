@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from connectors_sdk import AnyObject, Node, NodeContext, NodeRegistry, default_registry
 from connectors_sdk.nodes.control import Merge, Switch
+from connectors_sdk.nodes.wait import Wait
 
 
 class Weather(Node):
@@ -59,9 +60,9 @@ class Count(Node):
 @pytest.fixture(scope="session")
 def registry() -> NodeRegistry:
     registry = default_registry()
-    # Switch and Merge too: an environment installed before they were added lacks their
+    # Switch, Merge and Wait too: an environment installed before they were added lacks their
     # entry points until `pip install -e .` runs again (registering twice is harmless).
-    for cls in (Weather, Alert, Count, Switch, Merge):
+    for cls in (Weather, Alert, Count, Switch, Merge, Wait):
         registry.register(cls)
     return registry
 

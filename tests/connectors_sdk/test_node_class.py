@@ -15,7 +15,7 @@ from connectors_sdk import (
     NodeResult,
     default_registry,
 )
-from connectors_sdk.nodes import control, http, iteration, log, subworkflow
+from connectors_sdk.nodes import control, http, iteration, log, subworkflow, wait
 from connectors_sdk.nodes.control import If
 from connectors_sdk.nodes.http import HttpRequest
 
@@ -182,6 +182,7 @@ def test_default_registry_loads_the_core_nodes_from_entry_points():
         "core.subworkflow",
         "core.switch",
         "core.transform",
+        "core.wait",
     ], "the installed entry points are not pyproject.toml's: run `pip install -e .` again"
     assert registry is not default_registry()
 
@@ -191,7 +192,7 @@ def test_every_built_in_node_type_is_declared_as_an_entry_point():
     declared = pyproject["project"]["entry-points"]["flowforge.nodes"]
     built_in = {
         value.type: f"{module.__name__}:{name}"
-        for module in (control, http, iteration, log, subworkflow)
+        for module in (control, http, iteration, log, subworkflow, wait)
         for name, value in vars(module).items()
         if isinstance(value, type)
         and issubclass(value, Node)

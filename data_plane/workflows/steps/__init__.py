@@ -15,6 +15,7 @@ from data_plane.workflows.steps.loop import run_loop
 from data_plane.workflows.steps.map import run_map
 from data_plane.workflows.steps.pure import run_pure
 from data_plane.workflows.steps.subworkflow import run_subworkflow
+from data_plane.workflows.steps.wait import run_wait
 
 Step = Callable[[Runtime, str], Coroutine[Any, Any, list[Settlement]]]
 
@@ -26,6 +27,7 @@ STEPS: Mapping[StepKind, Step] = {
     "map": run_map,
     "loop": run_loop,
     "subworkflow": run_subworkflow,
+    "wait": run_wait,
 }
 
 __all__ = ["STEPS", "Step"]

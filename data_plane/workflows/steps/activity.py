@@ -12,6 +12,7 @@ from data_plane.workflows.retry import (
     attempts_used,
     failure_message,
     failure_type,
+    reraise_cancellation,
     retryable,
     temporal_policy,
 )
@@ -81,6 +82,7 @@ async def execute_activity(
             )
     except ActivityFailure as exc:
         rt.events.give_back(carried)
+        reraise_cancellation(exc)
         return rt.failed(node, failure_message(exc), failure_type(exc), attempts_used(exc, retry))
     rt.events.observe(result.finished_at)
     if local:

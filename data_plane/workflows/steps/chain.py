@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 from connectors_sdk import NodeSpec
 from data_plane.activities.nodes import NodeActivities
 from data_plane.messages import ChainStepFailure, RunChainInput
-from data_plane.workflows.retry import ActivityFailure
+from data_plane.workflows.retry import ActivityFailure, reraise_cancellation
 from data_plane.workflows.runtime import NodeFailedError, Prepared, Runtime, Settlement
 from data_plane.workflows.steps.activity import execute_activity, node_request
 
@@ -39,8 +39,9 @@ async def run_chain(rt: Runtime, head_id: str) -> list[Settlement]:
                 start_to_close_timeout=sum((n.timeout for n in chain), timedelta()),
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )
-    except ActivityFailure:
+    except ActivityFailure as exc:
         rt.events.give_back(carried)
+        reraise_cancellation(exc)
         return await _one_by_one(rt, chain, prepared.config, prepared.input)
     settled: list[Settlement] = []
     node_input = prepared.input

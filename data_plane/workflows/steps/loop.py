@@ -6,6 +6,7 @@ from temporalio.exceptions import ChildWorkflowError
 
 from connectors_sdk.nodes.iteration import Loop
 from data_plane.messages import LoopInput, LoopProgress, LoopResult
+from data_plane.workflows.retry import reraise_cancellation
 from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
 
 # Evaluated after each iteration, not before the loop starts.
@@ -39,6 +40,7 @@ async def run_loop(rt: Runtime, node_id: str) -> list[Settlement]:
             task_queue=workflow.info().task_queue,
         )
     except ChildWorkflowError as exc:
+        reraise_cancellation(exc)
         return [rt.failed(node, f"the loop failed: {exc.cause or exc}", "LoopFailed")]
     if result.error is not None:
         return [rt.failed(node, result.error, "LoopIterationFailed")]

@@ -14,6 +14,7 @@ from temporalio.exceptions import ChildWorkflowError
 
 from connectors_sdk.nodes.iteration import Map
 from data_plane.messages import ItemFailure, MapBatchInput, MapBatchResult
+from data_plane.workflows.retry import reraise_cancellation
 from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
 
 # Items per child workflow; see `workflows/map.py` for the numbers behind it.
@@ -61,6 +62,7 @@ async def run_map(rt: Runtime, node_id: str) -> list[Settlement]:
     try:
         done = await asyncio.gather(*(one(i, b) for i, b in enumerate(batches)))
     except ChildWorkflowError as exc:
+        reraise_cancellation(exc)
         return [rt.failed(node, f"a batch of items failed: {exc.cause or exc}", "MapFailed")]
     if failures and not collect:
         first_failure = min(failures, key=lambda f: f.index)

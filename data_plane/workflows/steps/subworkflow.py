@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 from connectors_sdk.nodes.subworkflow import SubWorkflow, reference_key
 from data_plane.messages import DagRunInput, DagRunResult
 from data_plane.protocol import ParentLink
+from data_plane.workflows.retry import reraise_cancellation
 from data_plane.workflows.runtime import NodeFailedError, Runtime, Settlement
 
 # Child run ids are UUIDs (the registry's run ids), derived in this namespace.
@@ -72,6 +73,7 @@ async def run_subworkflow(rt: Runtime, node_id: str) -> list[Settlement]:
             task_queue=workflow.info().task_queue,
         )
     except ChildWorkflowError as exc:
+        reraise_cancellation(exc)
         cause = exc.cause
         reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
         return [rt.failed(node, f"sub-workflow {key!r} failed: {reason}", "SubWorkflowFailed")]
