@@ -126,18 +126,7 @@ class Dispatcher:
             ):
                 return
             run = await session.get_one(Run, request.run_id)
-            message = ControlMessage.model_validate(
-                {
-                    "protocol": PROTOCOL_VERSION,
-                    "control_id": request.id,
-                    "run_id": run.id,
-                    "pool": run.pool,
-                    "action": request.action,
-                    "compensate": request.compensate,
-                    "issued_at": request.requested_at,
-                    "expires_at": request.expires_at,
-                }
-            )
+            message = control_message(request, run.pool)
             await self._bus.publish(
                 control_subject(run.pool),
                 sign_control(message, self._key),
@@ -195,6 +184,22 @@ class Dispatcher:
             except Exception:
                 logger.exception("dispatch sweep failed; retrying in %.0f s", interval)
             await asyncio.sleep(interval)
+
+
+def control_message(request: ControlRequest, pool: str) -> ControlMessage:
+    """The control message of a request, made from the row alone (so the same each time)."""
+    return ControlMessage.model_validate(
+        {
+            "protocol": PROTOCOL_VERSION,
+            "control_id": request.id,
+            "run_id": request.run_id,
+            "pool": pool,
+            "action": request.action,
+            "compensate": request.compensate,
+            "issued_at": request.requested_at,
+            "expires_at": request.expires_at,
+        }
+    )
 
 
 async def _each(ids: Sequence[str], dispatch: Callable[[str], Awaitable[None]], what: str) -> int:

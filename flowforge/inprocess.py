@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,6 +254,7 @@ async def running_stack(
     control_plane_command: Sequence[str] | None = None,
     other_pools: Sequence[str] = (),
     data_plane_command: Sequence[str] | None = None,
+    control_plane_settings: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
@@ -263,7 +264,7 @@ async def running_stack(
     would in production, and likewise the data plane with `data_plane_command`
     (`FLOWFORGE_DP_*`; its log is `data_dir/data-plane.log`); otherwise each runs in this
     process. The control plane also serves `other_pools` (no data plane is started for
-    them).
+    them); `control_plane_settings` set other fields of its `ControlPlaneSettings`.
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -277,7 +278,7 @@ async def running_stack(
         admin_token=SecretStr(token),
         default_pool=pool,
         pools=list(other_pools),
-        redispatch_interval=0.5,
+        **{"redispatch_interval": 0.5, **(control_plane_settings or {})},
     )
     dp_settings = DataPlaneSettings(
         pool=pool,

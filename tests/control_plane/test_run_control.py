@@ -11,7 +11,6 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
 
 from control_plane.db.models import ApiToken, ControlRequest, Run
@@ -19,7 +18,6 @@ from control_plane.runs import control
 from control_plane.signing import load_or_create_signing_key
 from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
-    CONTROL_STREAM,
     ControlMessage,
     RunEvent,
     control_subject,
@@ -30,6 +28,7 @@ from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 
 from fixtures.api import Api, serving_api
+from fixtures.bus import messages_on
 from fixtures.stack import assert_eventually
 
 FLOW = {
@@ -68,18 +67,7 @@ async def bus(nats_server: ServerProcess, bus_authority: BusAuthority) -> AsyncI
 
 async def published(nc: NatsClient, pool: str) -> list[Msg]:
     """Every control message published for `pool`, oldest first."""
-    sub = await nc.jetstream().pull_subscribe(
-        control_subject(pool),
-        durable=None,
-        stream=CONTROL_STREAM,
-        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
-    )
-    try:
-        return await sub.fetch(100, timeout=0.5)
-    except nats.errors.TimeoutError:
-        return []
-    finally:
-        await sub.unsubscribe()
+    return await messages_on(nc, control_subject(pool))
 
 
 def verified(api: Api, message: Msg) -> ControlMessage:

@@ -1,0 +1,200 @@
+"""Cancel, pause and resume from the API to the run and back, on the real stack: the signed
+control message, the agent, the run's workflow, its events and the request's outcome; and
+what happens to a request while the data plane is down."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from data_plane.protocol import dead_control_subject
+from flowforge.inprocess import Stack, running_stack
+from flowforge.nats_accounts import BusAuthority
+from flowforge.servers import ServerProcess
+
+from fixtures.bus import messages_on
+from fixtures.http_peer import HttpPeer
+from fixtures.stack import assert_eventually
+
+DATA_PLANE = (sys.executable, "-m", "data_plane")
+REQUEST = """__typename ... on ControlRequest { id status reason }
+  ... on ValidationFailed { errors { message } }"""
+CANCEL = f"mutation($id: ID!) {{ result: cancelRun(id: $id) {{ {REQUEST} }} }}"
+PAUSE = f"mutation($id: ID!) {{ result: pauseRun(id: $id) {{ {REQUEST} }} }}"
+RESUME = f"mutation($id: ID!) {{ result: resumeRun(id: $id) {{ {REQUEST} }} }}"
+REQUESTS = """query($id: ID!) { run(id: $id) { status
+  nodes { nodeId status } controlRequests { id action status reason } } }"""
+
+
+def slow_between(peer: HttpPeer, seconds: float) -> dict[str, Any]:
+    """first -> slow (an HTTP call of `seconds`) -> after."""
+    return {
+        "apiVersion": "flowforge/v1",
+        "name": f"slow-{seconds:g}",
+        "nodes": [
+            {"id": "first", "type": "core.transform", "config": {"value": {"n": 1}}},
+            {
+                "id": "slow",
+                "type": "core.http",
+                "config": {"method": "GET", "url": peer.url(f"/slow?seconds={seconds}")},
+                "inputs": {},
+            },
+            {"id": "after", "type": "core.transform", "config": {"value": {"n": 2}}},
+        ],
+        "edges": [{"from": "first", "to": "slow"}, {"from": "slow", "to": "after"}],
+    }
+
+
+async def running(stack: Stack, definition: dict[str, Any]) -> str:
+    """Start a run and return once its slow node runs."""
+    published = await stack.publish(definition)
+    run_id: str = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
+
+    async def slow_running() -> bool:
+        nodes = {n["nodeId"]: n["status"] for n in (await stack.run(run_id))["nodes"]}
+        return nodes.get("slow") == "RUNNING"
+
+    await assert_eventually(slow_running, within=30)
+    return run_id
+
+
+async def ask(stack: Stack, operation: str, run_id: str) -> str:
+    result = (await stack.data(operation, id=run_id))["result"]
+    assert result["__typename"] == "ControlRequest", result
+    assert result["status"] == "PENDING"
+    return str(result["id"])
+
+
+async def seen(stack: Stack, run_id: str) -> dict[str, Any]:
+    run: dict[str, Any] = (await stack.data(REQUESTS, id=run_id))["run"]
+    return run
+
+
+async def reaches(stack: Stack, run_id: str, status: str, within: float = 30) -> dict[str, Any]:
+    async def there() -> dict[str, Any] | None:
+        run = await seen(stack, run_id)
+        return run if run["status"] == status else None
+
+    run: dict[str, Any] = await assert_eventually(there, within=within)
+    return run
+
+
+def outcome(run: dict[str, Any], control_id: str) -> tuple[str, str | None]:
+    [request] = [r for r in run["controlRequests"] if r["id"] == control_id]
+    return request["status"], request["reason"]
+
+
+async def test_a_paused_run_holds_after_its_running_node_until_it_is_resumed(
+    sqlite_stack: Stack, http_peer: HttpPeer
+) -> None:
+    stack = sqlite_stack
+    run_id = await running(stack, slow_between(http_peer, 2))
+
+    paused_by = await ask(stack, PAUSE, run_id)
+    await reaches(stack, run_id, "PAUSED")
+
+    async def slow_done() -> dict[str, Any] | None:
+        run = await seen(stack, run_id)
+        nodes = {n["nodeId"]: n["status"] for n in run["nodes"]}
+        return run if nodes["slow"] == "SUCCEEDED" else None
+
+    held = await assert_eventually(slow_done, within=30)
+    assert held["status"] == "PAUSED"
+    assert "after" not in {n["nodeId"] for n in held["nodes"]}
+    resumed_by = await ask(stack, RESUME, run_id)
+    done = await reaches(stack, run_id, "SUCCEEDED")
+
+    assert outcome(done, paused_by) == ("APPLIED", None)
+    assert outcome(done, resumed_by) == ("APPLIED", None)
+    assert {n["nodeId"]: n["status"] for n in done["nodes"]}["after"] == "SUCCEEDED"
+
+
+async def test_a_cancelled_run_stops_its_running_node_and_ends_cancelled(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    run_id = await running(stack, slow_between(http_peer, 60))
+
+    cancelled_by = await ask(stack, CANCEL, run_id)
+    run = await reaches(stack, run_id, "CANCELLED")
+
+    assert outcome(run, cancelled_by) == ("APPLIED", None)
+    assert {n["nodeId"]: n["status"] for n in run["nodes"]} == {
+        "first": "SUCCEEDED",
+        "slow": "CANCELLED",
+    }
+    # Ended: nothing more to ask of it.
+    again = (await stack.data(PAUSE, id=run_id))["result"]
+    assert again["__typename"] == "ValidationFailed"
+    assert "already ended (CANCELLED)" in again["errors"][0]["message"]
+
+
+async def test_a_cancel_sent_while_the_data_plane_is_down_takes_effect_when_it_returns(
+    sqlite_url: str,
+    temporal_server: ServerProcess,
+    nats_server: ServerProcess,
+    bus_authority: BusAuthority,
+    tmp_path: Path,
+    http_peer: HttpPeer,
+) -> None:
+    async with running_stack(
+        sqlite_url,
+        temporal_server,
+        nats_server,
+        tmp_path,
+        bus_authority,
+        data_plane_command=DATA_PLANE,
+    ) as stack:
+        run_id = await running(stack, slow_between(http_peer, 60))
+        await stack.stop_data_plane()
+
+        cancelled_by = await ask(stack, CANCEL, run_id)
+        assert outcome(await seen(stack, run_id), cancelled_by) == ("PENDING", None)
+        await stack.start_data_plane()
+        run = await reaches(stack, run_id, "CANCELLED", within=60)
+
+    assert outcome(run, cancelled_by) == ("APPLIED", None)
+
+
+async def test_a_pause_whose_expiry_passes_while_the_data_plane_is_down_shows_undelivered(
+    sqlite_url: str,
+    temporal_server: ServerProcess,
+    nats_server: ServerProcess,
+    bus_authority: BusAuthority,
+    tmp_path: Path,
+    http_peer: HttpPeer,
+) -> None:
+    async with running_stack(
+        sqlite_url,
+        temporal_server,
+        nats_server,
+        tmp_path,
+        bus_authority,
+        data_plane_command=DATA_PLANE,
+        control_plane_settings={"control_ttl_seconds": 2.0},
+    ) as stack:
+        run_id = await running(stack, slow_between(http_peer, 60))
+        await stack.stop_data_plane()
+        paused_by = await ask(stack, PAUSE, run_id)
+
+        async def undelivered() -> dict[str, Any] | None:
+            run = await seen(stack, run_id)
+            return run if outcome(run, paused_by)[0] == "UNDELIVERED" else None
+
+        await assert_eventually(undelivered, within=30)
+        await stack.start_data_plane()
+
+        async def set_aside() -> list[str]:
+            found = await messages_on(stack.nats, dead_control_subject(stack.pool))
+            return [(m.headers or {}).get("Flowforge-Reason", "") for m in found]
+
+        # The agent that comes back refuses the stale message and reports nothing.
+        assert await assert_eventually(set_aside, within=60) == ["expired"]
+        run = await seen(stack, run_id)
+        assert run["status"] == "RUNNING"
+        status, reason = outcome(run, paused_by)
+        # A fresh request goes through.
+        cancelled_by = await ask(stack, CANCEL, run_id)
+        cancelled = await reaches(stack, run_id, "CANCELLED", within=60)
+
+    assert status == "UNDELIVERED"
+    assert reason is not None and "did not take it before it expired" in reason
+    assert outcome(cancelled, cancelled_by) == ("APPLIED", None)
