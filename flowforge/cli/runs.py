@@ -222,7 +222,8 @@ Timeout = Annotated[float, typer.Option(help="Seconds to wait with --wait.")]
 def cancel(
     run_id: RunId,
     compensate: Annotated[
-        bool, typer.Option("--compensate", help="Run the compensations of completed nodes.")
+        bool,
+        typer.Option("--compensate", help="Ask for the compensations of its completed nodes too."),
     ] = False,
     wait: Wait = False,
     timeout: Timeout = 60.0,
@@ -239,38 +240,30 @@ def cancel(
     _control(client, CANCEL, run_id, wait, timeout, json, compensate=compensate)
 
 
-@app.command()
-def pause(
-    run_id: RunId,
-    wait: Wait = False,
-    timeout: Timeout = 60.0,
-    url: Url = None,
-    token: Token = None,
-    data_dir: DataDir = None,
-    json: Json = False,
-) -> None:
-    """Pause a run: its running nodes finish, and none starts until it is resumed.
+def _control_command(name: str, mutation: str, summary: str) -> None:
+    """Register `flowforge runs <name> RUN_ID`, which sends `mutation`."""
 
-    Example: flowforge runs pause 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed --wait
-    """
-    _control(connect(url, token, data_dir), PAUSE, run_id, wait, timeout, json)
+    def command(
+        run_id: RunId,
+        wait: Wait = False,
+        timeout: Timeout = 60.0,
+        url: Url = None,
+        token: Token = None,
+        data_dir: DataDir = None,
+        json: Json = False,
+    ) -> None:
+        _control(connect(url, token, data_dir), mutation, run_id, wait, timeout, json)
+
+    command.__doc__ = (
+        f"{summary}\n\nExample: flowforge runs {name} 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed --wait"
+    )
+    app.command(name)(command)
 
 
-@app.command()
-def resume(
-    run_id: RunId,
-    wait: Wait = False,
-    timeout: Timeout = 60.0,
-    url: Url = None,
-    token: Token = None,
-    data_dir: DataDir = None,
-    json: Json = False,
-) -> None:
-    """Resume a paused run.
-
-    Example: flowforge runs resume 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed
-    """
-    _control(connect(url, token, data_dir), RESUME, run_id, wait, timeout, json)
+_control_command(
+    "pause", PAUSE, "Pause a run: its running nodes finish, and none starts until it is resumed."
+)
+_control_command("resume", RESUME, "Resume a paused run.")
 
 
 def _control(

@@ -11,10 +11,12 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from control_plane.db.models import ApiToken, ControlRequest, Run
 from control_plane.runs import control
+from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import load_or_create_signing_key
 from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
@@ -290,3 +292,12 @@ async def test_control_requests_are_listed_oldest_first_for_each_run(sqlite_api:
     assert [r["id"] for r in data["a"]["controlRequests"]] == [resumed["id"], cancelled["id"]]
     assert [r["id"] for r in data["b"]["controlRequests"]] == [paused["id"]]
     assert uuid.UUID(paused["id"])
+
+
+def test_a_control_expiry_longer_than_the_control_stream_keeps_messages_is_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        ControlPlaneSettings(control_ttl_seconds=8 * 24 * 3600.0)
+
+    [error] = info.value.errors()
+    assert error["loc"] == ("control_ttl_seconds",)
+    assert "604800" in error["msg"]

@@ -37,27 +37,13 @@ from data_plane.worker import connect_temporal
 
 from fixtures.bus import messages_on
 from fixtures.http_peer import HttpPeer
-from fixtures.stack import Stack, assert_eventually, commit_runs
-
-
-def held(peer: HttpPeer) -> dict[str, Any]:
-    """first -> slow (an HTTP call that takes a minute) -> after."""
-    return {
-        "apiVersion": "flowforge/v1",
-        "name": "held",
-        "nodes": [
-            {"id": "first", "type": "core.transform", "config": {"value": {"n": 1}}},
-            {
-                "id": "slow",
-                "type": "core.http",
-                "config": {"method": "GET", "url": peer.url("/slow?seconds=60")},
-                "inputs": {},
-            },
-            {"id": "after", "type": "core.transform", "config": {"value": {"n": 2}}},
-        ],
-        "edges": [{"from": "first", "to": "slow"}, {"from": "slow", "to": "after"}],
-    }
-
+from fixtures.stack import (
+    Stack,
+    assert_eventually,
+    commit_runs,
+    slow_between,
+    started_with_slow_node,
+)
 
 ENDS_AT_ONCE = {
     "apiVersion": "flowforge/v1",
@@ -77,19 +63,6 @@ async def registry(stack: Stack) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await engine.dispose()
-
-
-async def running_run(stack: Stack, peer: HttpPeer) -> str:
-    """A run whose slow node is running."""
-    published = await stack.publish(held(peer))
-    run_id: str = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
-
-    async def slow_running() -> bool:
-        nodes = {n["nodeId"]: n["status"] for n in (await stack.run(run_id))["nodes"]}
-        return nodes.get("slow") == "RUNNING"
-
-    await assert_eventually(slow_running, within=30)
-    return run_id
 
 
 async def pause(stack: Stack, run_id: str) -> str:
@@ -162,7 +135,7 @@ async def count_of(stack: Stack, run_id: str, kind: str) -> int:
 async def test_a_pause_is_delivered_once_and_its_outcome_reported(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
-    run_id = await running_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
 
     control_id = await pause(stack, run_id)
 
@@ -178,7 +151,7 @@ async def test_a_redelivered_control_message_gets_the_first_answer(
     sqlite_stack: Stack, tmp_path: Path, http_peer: HttpPeer
 ) -> None:
     stack = sqlite_stack
-    run_id = await running_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
     control_id = await pause(stack, run_id)
     await settled(stack, control_id)
     # The same stream message (same sequence), handed to an agent a second time, as
@@ -227,7 +200,7 @@ async def _true(value: bool) -> bool:
 async def test_a_control_message_published_again_is_dead_lettered_as_replayed(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
-    run_id = await running_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
     control_id = await pause(stack, run_id)
     await settled(stack, control_id)
     [original] = await messages_on(stack.nats, control_subject(stack.pool))
@@ -270,7 +243,7 @@ async def test_an_untrusted_control_message_is_dead_lettered_and_changes_nothing
     sqlite_stack: Stack, http_peer: HttpPeer, reason: str, make: Any
 ) -> None:
     stack = sqlite_stack
-    run_id = await running_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
     row = await recorded_request(stack, run_id, "pause")
 
     await publish(stack, make(stack, control_message(row, stack.pool)), row.id)
@@ -287,7 +260,7 @@ async def test_a_control_message_the_run_refuses_is_reported_with_its_reason(
     sqlite_stack: Stack, http_peer: HttpPeer
 ) -> None:
     stack = sqlite_stack
-    run_id = await running_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
     # The control plane would not send it (the run is not paused); the workflow decides.
     row = await recorded_request(stack, run_id, "resume")
 
@@ -317,7 +290,7 @@ async def test_a_control_message_for_a_run_not_started_yet_is_applied_once_it_st
     sqlite_stack: Stack, http_peer: HttpPeer
 ) -> None:
     stack = sqlite_stack
-    published = await stack.publish(held(http_peer))
+    published = await stack.publish(slow_between(http_peer, 60))
     # Committed, its descriptor not published yet.
     [run] = await commit_runs(stack, published["workflowId"], [{}], handed_over=True)
     control_id = await pause(stack, run.id)

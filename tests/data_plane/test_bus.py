@@ -111,25 +111,6 @@ async def test_a_pool_cannot_publish_a_descriptor_or_a_control_message(
     assert subject(stack.pool) not in (info.state.subjects or {})
 
 
-async def test_a_pool_cannot_pull_another_pools_control_messages(
-    two_pools: tuple[Stack, str], nats_server: ServerProcess, bus_authority: BusAuthority
-) -> None:
-    stack, other = two_pools
-    denials = Denials()
-    intruder = await connect_as(
-        nats_server.address, bus_authority.pool_credentials(other), pool_inbox(other), denials
-    )
-    try:
-        await intruder.subscribe(control_subject(stack.pool))
-        await intruder.publish(f"$JS.API.CONSUMER.MSG.NEXT.FF_CONTROL.agent-{stack.pool}", b"1")
-        await intruder.flush()
-        await assert_eventually(lambda: _count(denials, 2))
-    finally:
-        await intruder.close()
-    assert sum("subscription" in e for e in denials.errors) == 1
-    assert sum("publish" in e for e in denials.errors) == 1
-
-
 async def test_provisioning_gives_an_older_dead_letter_stream_the_control_subject(
     sqlite_stack: Stack,
 ) -> None:
@@ -170,20 +151,23 @@ async def test_a_pool_cannot_read_or_report_for_another_pool(
     )
     try:
         await intruder.subscribe(runs_subject(stack.pool))
+        await intruder.subscribe(control_subject(stack.pool))
         await intruder.subscribe(events_subject(stack.pool))
         await intruder.publish(events_subject(stack.pool), b"{}")
-        # Pull the other pool's descriptors, and make a consumer of one's own choosing.
-        await intruder.publish(f"$JS.API.CONSUMER.MSG.NEXT.FF_RUNS.agent-{stack.pool}", b"1")
+        # Pull the other pool's descriptors and control messages, and make a consumer of
+        # one's own choosing.
+        for stream in ("FF_RUNS", "FF_CONTROL"):
+            await intruder.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.agent-{stack.pool}", b"1")
         with pytest.raises(nats.errors.TimeoutError):
             await intruder.jetstream(timeout=1).add_consumer(
                 "FF_RUNS", ConsumerConfig(filter_subject=runs_subject(stack.pool))
             )
         await intruder.flush()
-        await assert_eventually(lambda: _count(denials, 5))
+        await assert_eventually(lambda: _count(denials, 7))
     finally:
         await intruder.close()
-    assert sum("subscription" in e for e in denials.errors) == 2
-    assert sum("publish" in e for e in denials.errors) == 3
+    assert sum("subscription" in e for e in denials.errors) == 3
+    assert sum("publish" in e for e in denials.errors) == 4
     # The stack still works for its own pool.
     assert (await stack.run_to_end(FLOW))["status"] == "SUCCEEDED"
 

@@ -15,7 +15,7 @@ from data_plane.protocol import RunEvent
 from flowforge.cli.main import app
 
 from fixtures.http_peer import HttpPeer
-from fixtures.stack import Stack, assert_eventually, commit_runs
+from fixtures.stack import Stack, assert_eventually, commit_runs, started_with_slow_node
 
 HELLO = str(Path(__file__).parents[2] / "examples" / "hello.yaml")
 
@@ -155,34 +155,10 @@ async def test_nodes_list_shows_how_each_type_runs(stack: Stack) -> None:
     assert re.search(r"core\.http\s+v1\s+activity", out)
 
 
-async def slow_run(stack: Stack, peer: HttpPeer) -> str:
-    """A run whose only node, an HTTP call of a minute, is running."""
-    published = await stack.publish(
-        {
-            "apiVersion": "flowforge/v1",
-            "name": "slow",
-            "nodes": [
-                {
-                    "id": "slow",
-                    "type": "core.http",
-                    "config": {"method": "GET", "url": peer.url("/slow?seconds=60")},
-                }
-            ],
-        }
-    )
-    run_id: str = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
-
-    async def slow_running() -> bool:
-        return [n["status"] for n in (await stack.run(run_id))["nodes"]] == ["RUNNING"]
-
-    await assert_eventually(slow_running, within=30)
-    return run_id
-
-
 async def test_runs_pause_resume_and_cancel_say_what_became_of_each_request(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
-    run_id = await slow_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
 
     code, out = await flowforge(stack, "runs", "pause", run_id, "--wait")
     assert code == 0, out
@@ -211,7 +187,7 @@ async def test_runs_pause_resume_and_cancel_say_what_became_of_each_request(
 async def test_runs_control_commands_exit_non_zero_when_refused(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
-    run_id = await slow_run(stack, http_peer)
+    run_id = await started_with_slow_node(stack, http_peer, 60)
 
     code, out = await flowforge(stack, "runs", "resume", run_id)
     assert code == 1

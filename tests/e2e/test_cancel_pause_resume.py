@@ -2,20 +2,18 @@
 control message, the agent, the run's workflow, its events and the request's outcome; and
 what happens to a request while the data plane is down."""
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from data_plane.protocol import dead_control_subject
-from flowforge.inprocess import Stack, running_stack
+from flowforge.inprocess import Stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 
 from fixtures.bus import messages_on
 from fixtures.http_peer import HttpPeer
-from fixtures.stack import assert_eventually
+from fixtures.stack import assert_eventually, stack_of_processes, started_with_slow_node
 
-DATA_PLANE = (sys.executable, "-m", "data_plane")
 REQUEST = """__typename ... on ControlRequest { id status reason }
   ... on ValidationFailed { errors { message } }"""
 CANCEL = f"mutation($id: ID!) {{ result: cancelRun(id: $id) {{ {REQUEST} }} }}"
@@ -23,38 +21,6 @@ PAUSE = f"mutation($id: ID!) {{ result: pauseRun(id: $id) {{ {REQUEST} }} }}"
 RESUME = f"mutation($id: ID!) {{ result: resumeRun(id: $id) {{ {REQUEST} }} }}"
 REQUESTS = """query($id: ID!) { run(id: $id) { status
   nodes { nodeId status } controlRequests { id action status reason } } }"""
-
-
-def slow_between(peer: HttpPeer, seconds: float) -> dict[str, Any]:
-    """first -> slow (an HTTP call of `seconds`) -> after."""
-    return {
-        "apiVersion": "flowforge/v1",
-        "name": f"slow-{seconds:g}",
-        "nodes": [
-            {"id": "first", "type": "core.transform", "config": {"value": {"n": 1}}},
-            {
-                "id": "slow",
-                "type": "core.http",
-                "config": {"method": "GET", "url": peer.url(f"/slow?seconds={seconds}")},
-                "inputs": {},
-            },
-            {"id": "after", "type": "core.transform", "config": {"value": {"n": 2}}},
-        ],
-        "edges": [{"from": "first", "to": "slow"}, {"from": "slow", "to": "after"}],
-    }
-
-
-async def running(stack: Stack, definition: dict[str, Any]) -> str:
-    """Start a run and return once its slow node runs."""
-    published = await stack.publish(definition)
-    run_id: str = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
-
-    async def slow_running() -> bool:
-        nodes = {n["nodeId"]: n["status"] for n in (await stack.run(run_id))["nodes"]}
-        return nodes.get("slow") == "RUNNING"
-
-    await assert_eventually(slow_running, within=30)
-    return run_id
 
 
 async def ask(stack: Stack, operation: str, run_id: str) -> str:
@@ -87,7 +53,7 @@ async def test_a_paused_run_holds_after_its_running_node_until_it_is_resumed(
     sqlite_stack: Stack, http_peer: HttpPeer
 ) -> None:
     stack = sqlite_stack
-    run_id = await running(stack, slow_between(http_peer, 2))
+    run_id = await started_with_slow_node(stack, http_peer, 2)
 
     paused_by = await ask(stack, PAUSE, run_id)
     await reaches(stack, run_id, "PAUSED")
@@ -111,7 +77,7 @@ async def test_a_paused_run_holds_after_its_running_node_until_it_is_resumed(
 async def test_a_cancelled_run_stops_its_running_node_and_ends_cancelled(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
-    run_id = await running(stack, slow_between(http_peer, 60))
+    run_id = await started_with_slow_node(stack, http_peer, 60)
 
     cancelled_by = await ask(stack, CANCEL, run_id)
     run = await reaches(stack, run_id, "CANCELLED")
@@ -135,15 +101,10 @@ async def test_a_cancel_sent_while_the_data_plane_is_down_takes_effect_when_it_r
     tmp_path: Path,
     http_peer: HttpPeer,
 ) -> None:
-    async with running_stack(
-        sqlite_url,
-        temporal_server,
-        nats_server,
-        tmp_path,
-        bus_authority,
-        data_plane_command=DATA_PLANE,
+    async with stack_of_processes(
+        sqlite_url, temporal_server, nats_server, bus_authority, tmp_path
     ) as stack:
-        run_id = await running(stack, slow_between(http_peer, 60))
+        run_id = await started_with_slow_node(stack, http_peer, 60)
         await stack.stop_data_plane()
 
         cancelled_by = await ask(stack, CANCEL, run_id)
@@ -162,16 +123,15 @@ async def test_a_pause_whose_expiry_passes_while_the_data_plane_is_down_shows_un
     tmp_path: Path,
     http_peer: HttpPeer,
 ) -> None:
-    async with running_stack(
+    async with stack_of_processes(
         sqlite_url,
         temporal_server,
         nats_server,
-        tmp_path,
         bus_authority,
-        data_plane_command=DATA_PLANE,
+        tmp_path,
         control_plane_settings={"control_ttl_seconds": 2.0},
     ) as stack:
-        run_id = await running(stack, slow_between(http_peer, 60))
+        run_id = await started_with_slow_node(stack, http_peer, 60)
         await stack.stop_data_plane()
         paused_by = await ask(stack, PAUSE, run_id)
 
