@@ -225,6 +225,14 @@ class NodeSpec(BaseModel):
         "item or iteration.",
         exclude_if=lambda value: value is None,
     )
+    compensation: str | None = Field(
+        None,
+        max_length=MAX_ID_LENGTH,
+        description="The id of the node that undoes this one (saga): it runs, newest "
+        "first, when the run fails or is cancelled with compensation after this node "
+        "succeeded.",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class EdgeSpec(BaseModel):
@@ -352,6 +360,11 @@ class WorkflowDefinition(BaseModel):
     def successors(self, node_id: str) -> list[EdgeSpec]:
         """Return the edges out of a top-level node, in definition order."""
         return list(self._index.outgoing.get(node_id, ()))
+
+    def compensators(self) -> set[str]:
+        """Return the ids of the top-level nodes that compensate others (named by a
+        node's `compensation`): they run only as compensations, never in the graph."""
+        return {spec.compensation for spec in self.nodes if spec.compensation is not None}
 
     def all_nodes(self) -> list[NodeSpec]:
         """Return every node of every scope: the top level's and those of the bodies.

@@ -23,11 +23,14 @@ from connectors_sdk._flow import ERROR_PORT, NodeFailure
 from connectors_sdk._node import Node, ports_depend_on_config
 from connectors_sdk._ports import port_gaps
 from connectors_sdk._registry import NodeRegistry
+from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import Merge
 from connectors_sdk.nodes.wait import Wait
 
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_REPORTED_UNDER_EXPRESSIONS = frozenset({LITERAL_REQUIRED, CONFLICTING_FIELDS})
+# Errors that hold whatever the expressions give: a literal required, fields in conflict,
+# a field the config does not have.
+_REPORTED_UNDER_EXPRESSIONS = frozenset({LITERAL_REQUIRED, CONFLICTING_FIELDS, "extra_forbidden"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class ScopeChecker:
         self.check_expressions()
         self.check_ports()
         self.check_secrets()
+        self.check_compensations()
         return self.issues
 
     def check_types(self) -> None:
@@ -138,16 +142,12 @@ class ScopeChecker:
                     f"{cls.type} has no body; remove `body`, or give the node a type that "
                     f"runs one ({with_body or 'none is installed'})",
                 )
-            elif (
-                self.scope.holder is not None
-                and spec.type == Wait.type
-                and isinstance(spec.config, dict)
-                and spec.config.get("signal") is not None
-            ):
+            elif self.scope.holder is not None and (field := _waits_on_the_run(spec)):
+                what = "an approval" if field == "type" else "a wait for a signal"
                 self.add(
                     spec.id,
-                    "config.signal",
-                    f"a wait for a signal cannot be {self.scope.where}: signals reach the "
+                    field,
+                    f"{what} cannot be {self.scope.where}: signals and decisions reach the "
                     "run's own graph, not the iterations of a body; wait at the top level, "
                     f"before or after {self.scope.holder.id!r}",
                 )
@@ -339,6 +339,36 @@ class ScopeChecker:
         }
         return schema, f"the predecessors ({', '.join(sources)})"
 
+    def check_compensations(self) -> None:
+        """A node's `compensation` names another node of the top level, which runs only
+        as a compensation: it has no edges and no compensation of its own."""
+        ids = {spec.id for spec in self.scope.nodes}
+        targets: set[str] = set()
+        for spec in self.scope.nodes:
+            problem = _compensation_issue(self.scope, spec, ids)
+            if problem is not None:
+                self.add(spec.id, "compensation", problem)
+            elif spec.compensation is not None:
+                targets.add(spec.compensation)
+        linked = {e.source for e in self.scope.edges} | {e.to for e in self.scope.edges}
+        for spec in self.scope.nodes:
+            if spec.id not in targets:
+                continue
+            if spec.id in linked:
+                self.add(
+                    spec.id,
+                    "id",
+                    f"node {spec.id!r} compensates other nodes, so it runs only as a "
+                    "compensation: remove its edges",
+                )
+            if spec.compensation is not None:
+                self.add(
+                    spec.id,
+                    "compensation",
+                    f"node {spec.id!r} compensates other nodes and cannot have a "
+                    "compensation of its own",
+                )
+
     def check_secrets(self) -> None:
         for spec in self.scope.nodes:
             for i, name in enumerate(spec.secrets):
@@ -348,6 +378,32 @@ class ScopeChecker:
                         f"secrets[{i}]",
                         f"bad secret name {name!r}: use letters, digits, '_', '.' and '-'",
                     )
+
+
+def _waits_on_the_run(spec: NodeSpec) -> str | None:
+    """The field that makes a node wait for what reaches the run itself (a signal, a
+    decision), or None."""
+    if spec.type == Approval.type:
+        return "type"
+    if spec.type == Wait.type and spec.config.get("signal") is not None:
+        return "config.signal"
+    return None
+
+
+def _compensation_issue(scope: Scope, spec: NodeSpec, ids: set[str]) -> str | None:
+    target = spec.compensation
+    if target is None:
+        return None
+    if scope.holder is not None:
+        return (
+            f"nodes {scope.where} cannot be compensated: compensation undoes the run's own "
+            f"nodes; give {scope.holder.id!r} a compensation instead"
+        )
+    if target == spec.id:
+        return "a node cannot compensate itself; name another node that undoes it"
+    if target not in ids:
+        return f"unknown node {target!r}; name a node of the workflow that undoes {spec.id!r}"
+    return None
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:

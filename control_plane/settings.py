@@ -2,9 +2,9 @@
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from control_plane.limits import LimitSettings
@@ -15,7 +15,9 @@ from data_plane.protocol import (
     DEFAULT_MAX_ARTEFACT_BYTES,
     DEFAULT_POOL,
     POOL_PATTERN,
+    ArtefactS3Settings,
     ArtefactStoreKind,
+    check_artefact_settings,
 )
 
 
@@ -74,18 +76,24 @@ class ControlPlaneSettings(BaseSettings):
     artefact_store: ArtefactStoreKind = Field(
         "nats",
         description="Where values too large to travel inline are kept: 'nats', the "
-        "JetStream object store of the NATS server above (the only kind so far).",
+        "JetStream object store of the NATS server above, or 's3', a bucket of an "
+        "S3-compatible service (artefact_s3).",
     )
     artefact_bucket: str = Field(
         ARTEFACT_BUCKET,
         pattern=BUCKET_PATTERN,
-        description="The object store bucket of artefacts, created at start if missing; "
-        "the same in every pool, and the one the NATS credentials were issued for.",
+        description="The object store bucket of artefacts (store 'nats'), created at start "
+        "if missing; the same in every pool, and the one the NATS credentials were issued "
+        "for.",
     )
     artefact_max_bytes: int = Field(
         DEFAULT_MAX_ARTEFACT_BYTES,
         gt=0,
         description="Largest artefact the control plane stores or reads, in bytes.",
+    )
+    artefact_s3: ArtefactS3Settings = Field(
+        default_factory=ArtefactS3Settings,
+        description="Where the bucket of artefacts is (store 's3'); the same in every pool.",
     )
     artefact_max_age_days: float = Field(
         0.0,
@@ -105,6 +113,11 @@ class ControlPlaneSettings(BaseSettings):
         default_factory=LimitSettings,
         description="What one request may ask of the control plane (see docs/security.md).",
     )
+
+    @model_validator(mode="after")
+    def _check_artefact_store(self) -> Self:
+        check_artefact_settings(self, self.model_config["env_prefix"])
+        return self
 
     @field_validator("pools", mode="before")
     @classmethod

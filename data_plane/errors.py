@@ -117,13 +117,18 @@ class ArtefactError(DataPlaneError):
 class ArtefactNotFoundError(ArtefactError):
     code = "ArtefactNotFound"
 
-    def __init__(self, ref: str, bucket: str, reason: str = "it is not there") -> None:
+    def __init__(
+        self,
+        ref: str,
+        bucket: str,
+        reason: str = "it is not there",
+        settings: str = "FLOWFORGE_CP_ARTEFACT_BUCKET, FLOWFORGE_DP_ARTEFACT_BUCKET",
+    ) -> None:
         super().__init__(
             f"artefact {ref} cannot be read from the bucket {bucket!r}: {reason}. It was "
             "never stored there, has outlived the bucket's age limit, or was removed; check "
-            "that the control plane and every pool name the same bucket "
-            "(FLOWFORGE_CP_ARTEFACT_BUCKET, FLOWFORGE_DP_ARTEFACT_BUCKET), then run the node "
-            "that produced it again"
+            f"that the control plane and every pool name the same bucket ({settings}), then "
+            "run the node that produced it again"
         )
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from data_plane.protocol import ParentLink, RunEvent
 from data_plane.workflows.plan import ExecutionPlan
-from data_plane.workflows.state import RunState, Signal
+from data_plane.workflows.state import Decision, RunState, Signal
 
 # How a node type executed in runs started without a plan (see `workflows/legacy.py`).
 NodeMode = Literal["pure", "local", "activity"]
@@ -55,7 +55,7 @@ class DagRunInput(BaseModel):
 
 # The update the agent delivers a control message by (`DagRunWorkflow.control`).
 CONTROL_UPDATE = "control"
-ControlAction = Literal["cancel", "pause", "resume", "signal"]
+ControlAction = Literal["cancel", "pause", "resume", "signal", "decide"]
 
 
 class ControlRequest(BaseModel):
@@ -76,6 +76,8 @@ class ControlRequest(BaseModel):
     # signal: the event for the run's `core.wait` nodes (its `received_at` is set by the
     # workflow).
     signal: Signal | None = None
+    # decide: a decision on one of the run's human tasks.
+    decision: Decision | None = None
 
 
 class ControlOutcome(BaseModel):

@@ -1,11 +1,11 @@
 """Settings of a data-plane process (agent + worker), read from `FLOWFORGE_DP_*`."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from data_plane.errors import SettingsError
@@ -15,13 +15,17 @@ from data_plane.protocol import (
     DEFAULT_MAX_ARTEFACT_BYTES,
     DEFAULT_POOL,
     POOL_PATTERN,
+    ArtefactS3Settings,
     ArtefactStoreKind,
+    check_artefact_settings,
     key_id_of,
 )
 
 
 class DataPlaneSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FLOWFORGE_DP_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="FLOWFORGE_DP_", env_nested_delimiter="__", extra="forbid"
+    )
 
     pool: str = Field(
         DEFAULT_POOL, pattern=POOL_PATTERN, description="Worker pool this process serves."
@@ -48,19 +52,26 @@ class DataPlaneSettings(BaseSettings):
     artefact_store: ArtefactStoreKind = Field(
         "nats",
         description="Where values too large to travel inline are kept: 'nats', the "
-        "JetStream object store of the NATS server above (the only kind so far).",
+        "JetStream object store of the NATS server above, or 's3', a bucket of an "
+        "S3-compatible service (artefact_s3).",
     )
     artefact_bucket: str = Field(
         ARTEFACT_BUCKET,
         pattern=BUCKET_PATTERN,
-        description="The object store bucket of artefacts; the same in the control plane "
-        "and every pool, and the one this pool's NATS credentials were issued for.",
+        description="The object store bucket of artefacts (store 'nats'); the same in the "
+        "control plane and every pool, and the one this pool's NATS credentials were issued "
+        "for.",
     )
     artefact_max_bytes: int = Field(
         DEFAULT_MAX_ARTEFACT_BYTES,
         gt=0,
         description="Largest artefact this process stores or reads, in bytes; a larger "
         "value is refused (ArtefactTooLarge) and never retried.",
+    )
+    artefact_s3: ArtefactS3Settings = Field(
+        default_factory=ArtefactS3Settings,
+        description="Where the bucket of artefacts is (store 's3'); the same as the control "
+        "plane's.",
     )
     heartbeat_path: Path | None = Field(
         None,
@@ -92,6 +103,11 @@ class DataPlaneSettings(BaseSettings):
         description="PEM files of control-plane public keys whose descriptors may run "
         "(comma-separated in the environment).",
     )
+
+    @model_validator(mode="after")
+    def _check_artefact_store(self) -> Self:
+        check_artefact_settings(self, self.model_config["env_prefix"])
+        return self
 
     @field_validator("trusted_keys", mode="before")
     @classmethod

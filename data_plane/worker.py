@@ -14,7 +14,7 @@ from data_plane.agent import Agent
 from data_plane.evaluator import ExpressionEvaluator, ExpressionLimits
 from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
-from data_plane.protocol import ArtefactStore, Bus, NatsArtefactStore, pool_inbox, task_queue
+from data_plane.protocol import ArtefactStore, Bus, open_artefact_store, pool_inbox, task_queue
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
 from data_plane.workflows.dag import DagRunWorkflow
 from data_plane.workflows.loop import LoopWorkflow
@@ -82,9 +82,7 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
         agent = Agent(
             bus, outbox, client, registry, trusted_keys, settings.pool, settings.max_output_bytes
         )
-        artefacts = NatsArtefactStore(
-            bus, bucket=settings.artefact_bucket, max_bytes=settings.artefact_max_bytes
-        )
+        artefacts = open_artefact_store(settings, bus)
         worker = build_worker(client, outbox, registry, settings, evaluator, artefacts)
         async with worker:
             logger.info("data plane ready: pool %s", settings.pool)

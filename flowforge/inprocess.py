@@ -22,6 +22,8 @@ import nats
 import uvicorn
 from nats.aio.client import Client as NatsClient
 from pydantic import SecretStr
+from pydantic_core import to_jsonable_python
+from pydantic_settings import BaseSettings
 from temporalio.client import Client
 
 from connectors_sdk import NodeRegistry
@@ -254,7 +256,8 @@ async def running_stack(
     control_plane_command: Sequence[str] | None = None,
     other_pools: Sequence[str] = (),
     data_plane_command: Sequence[str] | None = None,
-    control_plane_settings: Mapping[str, Any] | None = None,
+    data_plane_options: Mapping[str, Any] | None = None,
+    control_plane_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
@@ -264,7 +267,8 @@ async def running_stack(
     would in production, and likewise the data plane with `data_plane_command`
     (`FLOWFORGE_DP_*`; its log is `data_dir/data-plane.log`); otherwise each runs in this
     process. The control plane also serves `other_pools` (no data plane is started for
-    them); `control_plane_settings` set other fields of its `ControlPlaneSettings`.
+    them). `data_plane_options` are further data-plane settings (e.g. the artefact store's),
+    `control_plane_options` further control-plane settings (e.g. the control expiry).
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -278,7 +282,7 @@ async def running_stack(
         admin_token=SecretStr(token),
         default_pool=pool,
         pools=list(other_pools),
-        **{"redispatch_interval": 0.5, **(control_plane_settings or {})},
+        **{"redispatch_interval": 0.5, **(control_plane_options or {})},
     )
     dp_settings = DataPlaneSettings(
         pool=pool,
@@ -287,6 +291,7 @@ async def running_stack(
         nats_credentials=authority.pool_credentials(pool),
         outbox_path=data_dir / "event-outbox.db",
         trusted_keys=[public_key_path(key_path)],
+        **(data_plane_options or {}),
     )
     temporal = await connect_temporal(temporal_server.address, "default")
     nc = await nats.connect(
@@ -319,26 +324,35 @@ async def running_stack(
 
 def data_plane_environment(settings: DataPlaneSettings) -> dict[str, str]:
     """The `FLOWFORGE_DP_*` variables that configure a data-plane process as `settings`."""
-    env = {}
-    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
-        if isinstance(value, list):
-            text = ",".join(str(item) for item in value)
-        else:
-            text = value if isinstance(value, str) else json.dumps(value)
-        env[f"FLOWFORGE_DP_{name.upper()}"] = text
-    return env
+    return _environment(settings, "FLOWFORGE_DP_")
 
 
 def _start_control_plane_process(
     settings: ControlPlaneSettings, command: Sequence[str], data_dir: Path
 ) -> ServerProcess:
-    env = {
-        f"FLOWFORGE_CP_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
-        for name, value in settings.model_dump(
-            mode="json", exclude={"admin_token", "pools"}
-        ).items()
-    }
-    env["FLOWFORGE_CP_POOLS"] = ",".join(settings.pools)
-    assert settings.admin_token is not None
-    env["FLOWFORGE_CP_ADMIN_TOKEN"] = settings.admin_token.get_secret_value()
+    env = _environment(settings, "FLOWFORGE_CP_")
     return start_control_plane(env, data_dir / "control-plane.log", command)
+
+
+def _environment(settings: BaseSettings, prefix: str) -> dict[str, str]:
+    """The variables that configure a process as `settings`, secrets in the clear: lists
+    comma-separated, groups as JSON."""
+    env = {}
+    for name, value in _revealed(settings.model_dump(exclude_none=True)).items():
+        if isinstance(value, list):
+            text = ",".join(str(item) for item in value)
+        else:
+            text = value if isinstance(value, str) else json.dumps(value)
+        env[f"{prefix}{name.upper()}"] = text
+    return env
+
+
+def _revealed(value: Any) -> Any:
+    """`value` as JSON data, with the values of secrets instead of their masks."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {key: _revealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revealed(item) for item in value]
+    return to_jsonable_python(value)

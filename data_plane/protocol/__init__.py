@@ -5,7 +5,8 @@ The control plane imports only this package of the data plane, and it imports no
 the signatures of descriptors and control messages, `topology` the names on the bus and
 who may use them, `bus` the NATS link itself, `artefacts` the references that stand in
 for large values and the store interface, `object_store` that store on the bus's
-JetStream.
+JetStream, `s3_store` that store on an S3-compatible service, `stores` the choice between
+them.
 """
 
 from data_plane.protocol.artefacts import (
@@ -41,11 +42,13 @@ from data_plane.protocol.models import (
     RunDescriptor,
     RunEvent,
     SignedEnvelope,
+    TaskInfo,
     WaitInfo,
     WaitKind,
     execution_key,
 )
 from data_plane.protocol.object_store import NatsArtefactStore
+from data_plane.protocol.s3_store import ArtefactS3Settings, S3ArtefactStore
 from data_plane.protocol.signing import (
     key_id_of,
     sign_control,
@@ -59,6 +62,11 @@ from data_plane.protocol.statuses import (
     EventKind,
     NodeStatus,
     RunStatus,
+)
+from data_plane.protocol.stores import (
+    ArtefactSettings,
+    check_artefact_settings,
+    open_artefact_store,
 )
 from data_plane.protocol.topology import (
     ARTEFACT_BUCKET,
@@ -107,6 +115,8 @@ __all__ = [
     "TERMINAL_NODE_STATUSES",
     "TERMINAL_RUN_STATUSES",
     "ArtefactRef",
+    "ArtefactS3Settings",
+    "ArtefactSettings",
     "ArtefactStore",
     "ArtefactStoreKind",
     "Bus",
@@ -122,7 +132,9 @@ __all__ = [
     "RunDescriptor",
     "RunEvent",
     "RunStatus",
+    "S3ArtefactStore",
     "SignedEnvelope",
+    "TaskInfo",
     "WaitInfo",
     "WaitKind",
     "agent_consumer",
@@ -130,6 +142,7 @@ __all__ = [
     "artefact_stream_config",
     "as_artefact_ref",
     "batches",
+    "check_artefact_settings",
     "consume",
     "control_plane_permissions",
     "control_subject",
@@ -143,6 +156,7 @@ __all__ = [
     "execution_key",
     "key_id_of",
     "message_size",
+    "open_artefact_store",
     "pool_inbox",
     "pool_permissions",
     "provision_pools",

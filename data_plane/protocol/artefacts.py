@@ -10,9 +10,10 @@ Equal values give equal references (JSON values are stored as canonical JSON), s
 a value again costs nothing, and a reader checks every byte against the digest: whoever
 wrote the store, a reference can only ever read back the value it was made from.
 
-`ArtefactStore` is the interface both planes use; `NatsArtefactStore` (in
-`object_store`) keeps artefacts in the NATS the stack already runs. Another store (an
-S3-compatible one) implements `put` and `get` with the same guarantees and errors.
+`ArtefactStore` is the interface both planes use, with two implementations of the same
+guarantees and errors: `NatsArtefactStore` (in `object_store`) keeps artefacts in the NATS
+the stack already runs, `S3ArtefactStore` (in `s3_store`) in a bucket of an S3-compatible
+service. `stores.open_artefact_store` builds the one a process's settings choose.
 """
 
 import asyncio
@@ -30,7 +31,7 @@ JSON_MEDIA_TYPE = "application/json"
 BYTES_MEDIA_TYPE = "application/octet-stream"
 DEFAULT_MAX_ARTEFACT_BYTES = 64 * 1024 * 1024
 # The kinds of store a process can be configured with (`artefact_store` settings).
-ArtefactStoreKind = Literal["nats"]
+ArtefactStoreKind = Literal["nats", "s3"]
 
 
 class ArtefactRef(BaseModel):

@@ -153,6 +153,24 @@ class ParentLink(BaseModel):
 WaitKind = Literal["duration", "until", "signal", "approval"]
 
 
+class TaskInfo(BaseModel):
+    """A human task a `core.approval` node waits on: the control plane lists it to its
+    assignees, checks decisions against its form and sends them to the run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # "<run id>:<execution key>": one task per execution of the node.
+    task_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH * 2 + MAX_ITERATION_LENGTH)
+    title: str | None = Field(None, max_length=200)
+    assignees: list[str] = Field(min_length=1, max_length=100)
+    # How many decisions must approve.
+    required: int = Field(1, ge=1)
+    # JSON Schema of a decision (`approved` and the form's fields).
+    form: dict[str, Any]
+    # How many times the task was reassigned because it came due.
+    escalations: int = Field(0, ge=0)
+
+
 class WaitInfo(BaseModel):
     """What a waiting node waits for (on `node.waiting`)."""
 
@@ -164,6 +182,8 @@ class WaitInfo(BaseModel):
     # The signal name and correlation key an event must carry (kind "signal").
     signal: str | None = Field(None, max_length=200)
     correlation: str | None = Field(None, max_length=500)
+    # The human task of a kind "approval" wait.
+    task: TaskInfo | None = None
 
 
 class RunEvent(BaseModel):

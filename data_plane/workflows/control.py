@@ -75,13 +75,27 @@ def apply_control(gate: Gate, events: EventBuffer, request: ControlRequest) -> C
     elif request.action == "resume":
         state.paused = False
         events.emit("run.resumed", attempt=attempt)
-    elif request.signal is not None:
+    elif request.action == "signal" and request.signal is not None:
         state.signals.append(request.signal.model_copy(update={"received_at": workflow.now()}))
+    elif request.decision is not None:
+        decision = request.decision.model_copy(update={"decided_at": workflow.now()})
+        state.decisions.setdefault(decision.task_id, []).append(decision)
     else:
         state.cancelled, state.compensate = True, request.compensate
         events.emit("run.cancelling", attempt=attempt)
     gate.changed()
     return ControlOutcome(applied=True)
+
+
+def _decision_refusal(state: RunState, request: ControlRequest) -> str | None:
+    decision = request.decision
+    if decision is None:
+        return "a decide request must carry the decision"
+    if decision.task_id not in state.open_tasks:
+        return f"task {decision.task_id} is not open: it was decided, or came due, or never was"
+    if any(d.decided_by == decision.decided_by for d in state.decisions.get(decision.task_id, ())):
+        return f"{decision.decided_by} already decided task {decision.task_id}"
+    return None
 
 
 # Signals kept for waits not reached yet, at most.
@@ -91,6 +105,8 @@ MAX_PENDING_SIGNALS = 1000
 def _refusal(state: RunState, request: ControlRequest) -> str | None:
     if state.cancelled:
         return "the run is being cancelled"
+    if request.action == "decide":
+        return _decision_refusal(state, request)
     if request.action == "signal":
         if request.signal is None:
             return "a signal request must carry the signal"

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         DagRunResult,
     )
     from data_plane.protocol import EventKind
+    from data_plane.workflows.compensation import compensate
     from data_plane.workflows.control import Gate, apply_control, history_full
     from data_plane.workflows.events import EventBuffer
     from data_plane.workflows.interpreter import Pacer, drive
@@ -94,10 +95,14 @@ class DagRunWorkflow:
             rt = Runtime(run, Topology.of(definition, plan), state, events)
             output = await self._interpret(rt, params)
         except RunCancelledError:
-            await self._finish(events, "run.cancelled", error="cancelled on request")
+            reason = "cancelled on request"
+            if state.compensate and await self._compensated(rt, reason):
+                return DagRunResult(status="COMPENSATED")
+            await self._finish(events, "run.cancelled", error=reason)
             return DagRunResult(status="CANCELLED")
         except RunFailedError as exc:
-            await self._finish(events, "run.failed", error=str(exc))
+            if not await self._compensated(rt, str(exc)):
+                await self._finish(events, "run.failed", error=str(exc))
             raise ApplicationError(str(exc), type="RunFailed", non_retryable=True) from None
         except Exception as exc:
             if isinstance(exc, FailureError):
@@ -137,6 +142,16 @@ class DagRunWorkflow:
             for node in definition.nodes
             if not definition.successors(node.id) and node.id in outputs
         }
+
+    async def _compensated(self, rt: Runtime, reason: str) -> bool:
+        """Run the compensations of the completed nodes, if any; the run then ends
+        COMPENSATED, with the reason it did not complete."""
+        if not rt.state.completed:
+            return False
+        rt.events.emit("run.compensating")
+        await compensate(rt)
+        await self._finish(rt.events, "run.compensated", error=reason)
+        return True
 
     @staticmethod
     async def _finish(events: EventBuffer, kind: EventKind, **fields: Any) -> None:

@@ -157,3 +157,5 @@ def _settle(rt: Runtime, settlement: Settlement) -> None:
     ref = as_artefact_ref(output)
     size = ref.size if ref is not None else json_size(output)
     rt.state.settle(settlement.node_id, settlement.outcome, output, size)
+    if settlement.status == "SUCCEEDED" and rt.node(settlement.node_id).compensation:
+        rt.state.completed.append(settlement.node_id)

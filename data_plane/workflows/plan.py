@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from connectors_sdk import JoinMode, Node, NodeRegistry, NodeSpec, WorkflowDefinition
+from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import If, Merge, Switch, Transform
 from connectors_sdk.nodes.iteration import Loop, Map
 from connectors_sdk.nodes.subworkflow import SubWorkflow
@@ -28,8 +29,11 @@ from data_plane.workflows.chains import find_chains
 # - map: a `core.map`, its body run per item in child workflows;
 # - loop: a `core.loop`, its body repeated in a child workflow;
 # - subworkflow: a `core.subworkflow`, another workflow run as a child run;
-# - wait: a `core.wait`, a timer or a condition of the workflow.
-StepKind = Literal["pure", "local", "activity", "chain", "map", "loop", "subworkflow", "wait"]
+# - wait: a `core.wait`, a timer or a condition of the workflow;
+# - approval: a `core.approval`, a human task the workflow waits on.
+StepKind = Literal[
+    "pure", "local", "activity", "chain", "map", "loop", "subworkflow", "wait", "approval"
+]
 
 # Node types the interpreter evaluates itself.
 IN_WORKFLOW: Mapping[str, type[Node]] = {node.type: node for node in (If, Switch, Merge, Transform)}
@@ -54,7 +58,8 @@ class PlanNode(BaseModel):
 
 class ExecutionPlan(BaseModel):
     version: int = PLAN_VERSION
-    # Every node id, each after all of its predecessors.
+    # Every node id that runs in the graph (all but compensating nodes), each after all
+    # of its predecessors.
     order: list[str]
     nodes: dict[str, PlanNode]
 
@@ -81,7 +86,10 @@ def build_plan(definition: WorkflowDefinition, registry: NodeRegistry, pool: str
         nodes[head] = PlanNode(step="chain", chain=[n.id for n in chain])
         for follower in chain[1:]:
             nodes[follower.id] = PlanNode(step="local", chained_in=head)
-    return ExecutionPlan(order=definition.topological_order(), nodes=nodes)
+    # Compensating nodes run only as compensations (`workflows/compensation.py`).
+    compensators = definition.compensators()
+    order = [n for n in definition.topological_order() if n not in compensators]
+    return ExecutionPlan(order=order, nodes=nodes)
 
 
 def _step(node_cls: type[Node], node: NodeSpec, pool: str) -> StepKind:
@@ -105,6 +113,8 @@ def _mode(node_cls: type[Node]) -> StepKind:
         return "subworkflow"
     if node_cls.type == Wait.type:
         return "wait"
+    if node_cls.type == Approval.type:
+        return "approval"
     # Other pure node types are evaluated by a local activity: the workflow sandbox only
     # holds the interpreter's own.
     return "local" if node_cls.pure or node_cls.lightweight else "activity"

@@ -162,9 +162,10 @@ class Runtime:
         self.events.emit(kind, node_id, iteration=self.scope.iteration, **fields)
 
     @contextlib.contextmanager
-    def waiting(self, node_id: str, info: WaitInfo) -> Iterator[None]:
-        """Report a node waiting, and the run if nothing else runs, while inside."""
-        self.emit("node.waiting", node_id, wait=info)
+    def waiting(self, node_id: str, info: WaitInfo, attempt: int = 1) -> Iterator[None]:
+        """Report a node waiting, and the run if nothing else runs, while inside;
+        `attempt` numbers a node's successive waits (an escalated task)."""
+        self.emit("node.waiting", node_id, wait=info, attempt=attempt)
         self._waiting.add(node_id)
         self.report_if_waiting()
         try:

@@ -32,6 +32,20 @@ class Signal(BaseModel):
     received_at: datetime | None = None
 
 
+class Decision(BaseModel):
+    """One person's decision on a human task, checked by the control plane against the
+    task's form before it was sent."""
+
+    task_id: str
+    decided_by: str
+    decision: dict[str, Any]
+    decided_at: datetime | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.decision.get("approved") is True
+
+
 class RunState(BaseModel):
     outcomes: dict[str, Outcome] = Field(default_factory=dict)
     # Outputs of the nodes that succeeded; for a failed node with an error edge, its
@@ -51,8 +65,15 @@ class RunState(BaseModel):
     # Cancelled: running nodes are cancelled, none starts; then the compensations, if asked.
     cancelled: bool = False
     compensate: bool = False
+    # Nodes with a compensation that succeeded, in the order they did: compensated
+    # newest first.
+    completed: list[str] = Field(default_factory=list)
     # Signals no wait has taken yet, oldest first.
     signals: list[Signal] = Field(default_factory=list)
+    # Decisions on the run's human tasks, by task id, in the order they came.
+    decisions: dict[str, list[Decision]] = Field(default_factory=dict)
+    # The human tasks waiting for decisions.
+    open_tasks: list[str] = Field(default_factory=list)
     # How many times the run reported that it only waits (numbers its run.waiting events).
     waited: int = 0
 

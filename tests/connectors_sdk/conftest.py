@@ -4,6 +4,7 @@ import pytest
 from pydantic import BaseModel
 
 from connectors_sdk import AnyObject, Node, NodeContext, NodeRegistry, default_registry
+from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import Merge, Switch
 from connectors_sdk.nodes.wait import Wait
 
@@ -60,9 +61,10 @@ class Count(Node):
 @pytest.fixture(scope="session")
 def registry() -> NodeRegistry:
     registry = default_registry()
-    # Switch, Merge and Wait too: an environment installed before they were added lacks their
-    # entry points until `pip install -e .` runs again (registering twice is harmless).
-    for cls in (Weather, Alert, Count, Switch, Merge, Wait):
+    # The newer core nodes too: an environment installed before they were added lacks
+    # their entry points until `pip install -e .` runs again (registering twice is
+    # harmless).
+    for cls in (Weather, Alert, Count, Switch, Merge, Wait, Approval):
         registry.register(cls)
     return registry
 

@@ -230,7 +230,7 @@ def test_an_unknown_node_type_in_a_body_names_the_body_node(check):
     node_id, field, message = only(check([map_node("rows", [{"id": "pick", "type": "core.iff"}])]))
 
     assert (node_id, field) == ("pick", "type")
-    assert message.startswith("unknown node type 'core.iff'; known types: core.http")
+    assert message.startswith("unknown node type 'core.iff'; known types: core.approval, core.http")
 
 
 def test_a_bad_config_of_a_body_node_names_that_node_and_field(check):

@@ -15,7 +15,7 @@ from connectors_sdk import (
     NodeResult,
     default_registry,
 )
-from connectors_sdk.nodes import control, http, iteration, log, subworkflow, wait
+from connectors_sdk.nodes import approval, control, http, iteration, log, subworkflow, wait
 from connectors_sdk.nodes.control import If
 from connectors_sdk.nodes.http import HttpRequest
 
@@ -173,6 +173,7 @@ def test_default_registry_loads_the_core_nodes_from_entry_points():
     registry = default_registry()
     core = [cls.type for cls in registry.types() if cls.type.startswith("core.")]
     assert core == [
+        "core.approval",
         "core.http",
         "core.if",
         "core.log",
@@ -192,7 +193,7 @@ def test_every_built_in_node_type_is_declared_as_an_entry_point():
     declared = pyproject["project"]["entry-points"]["flowforge.nodes"]
     built_in = {
         value.type: f"{module.__name__}:{name}"
-        for module in (control, http, iteration, log, subworkflow, wait)
+        for module in (approval, control, http, iteration, log, subworkflow, wait)
         for name, value in vars(module).items()
         if isinstance(value, type)
         and issubclass(value, Node)

@@ -1,8 +1,10 @@
-"""Large values travel by reference: the artefact store on the stack's NATS.
+"""Large values travel by reference: the artefact stores, on the stack's NATS and on S3.
 
-Against the session's authenticated NATS, as the identities that use it: a pool and the
-control plane, each with credentials minted by the bus authority for the test's own
-bucket. A hostile pool is played with the same credentials, not with mocks.
+The guarantees every store gives are tested on both (`backend`): the NATS store against
+the session's authenticated NATS, as the identities that use it (a pool and the control
+plane, each with credentials minted by the bus authority for the test's own bucket), the
+S3 store against the session's moto_server. A hostile pool is played with the same
+credentials, not with mocks. What only the S3 store does is in test_s3_store.py.
 """
 
 import asyncio
@@ -14,9 +16,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import nats
+import obstore
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import ObjectInfo
@@ -32,8 +35,10 @@ from data_plane.errors import (
 from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
     ArtefactRef,
+    ArtefactStore,
     Bus,
     NatsArtefactStore,
+    S3ArtefactStore,
     artefact_stream,
     artefact_stream_config,
     as_artefact_ref,
@@ -43,8 +48,9 @@ from data_plane.protocol import (
 )
 from data_plane.protocol.topology import artefact_chunks_subject, artefact_meta_subject
 from flowforge.nats_accounts import BusAuthority
-from flowforge.servers import ServerProcess
+from flowforge.servers import ServerProcess, free_port
 
+from fixtures.s3 import S3Server
 from fixtures.stack import assert_eventually
 
 
@@ -148,8 +154,96 @@ async def messages_in(bucket: Bucket) -> int:
     return int(info.state.messages)
 
 
-async def test_a_10_mb_json_value_round_trips_through_a_pool(open_store: Any) -> None:
-    store = await open_store()
+async def point_at(bucket: Bucket, ref: ArtefactRef, other: ArtefactRef) -> None:
+    """Describe `ref` as a hostile pool could: its name and digest, `other`'s chunks."""
+    async with connected(bucket, bucket.pool) as nc:
+        js = nc.jetstream()
+        objects = await js.object_store(bucket.name)
+        forged = (await objects.get_info(other.sha256)).as_dict()
+        genuine = await objects.get_info(ref.sha256)
+        forged.update(name=ref.sha256, digest=genuine.digest)
+        description = artefact_meta_subject(bucket.name, ref.sha256)
+        await js.publish(description, json.dumps(forged).encode())
+
+
+class Backend(Protocol):
+    """A kind of store under test, and the means to look at and tamper with what it holds."""
+
+    bucket: str
+
+    async def open(self, **options: Any) -> ArtefactStore: ...
+    async def open_unreachable(self) -> ArtefactStore: ...
+    async def writes(self) -> int:
+        """How many messages or objects the store's bucket holds."""
+
+    def writes_of(self, size: int) -> int:
+        """How many a value of `size` bytes takes."""
+
+    async def replace(self, store: ArtefactStore, ref: ArtefactRef, data: bytes) -> None:
+        """Make what `ref` names hold `data` instead (of the same size)."""
+
+
+@dataclass
+class NatsBackend:
+    nats: Bucket
+    open_store: Callable[..., Awaitable[NatsArtefactStore]]
+
+    @property
+    def bucket(self) -> str:
+        return self.nats.name
+
+    async def open(self, **options: Any) -> ArtefactStore:
+        return await self.open_store(**options)
+
+    async def open_unreachable(self) -> ArtefactStore:
+        # Never started: as a process's bus is until it connects, or after it lost NATS.
+        bus = Bus(f"nats://127.0.0.1:{free_port()}", name="nowhere", inbox_prefix="_INBOX")
+        return NatsArtefactStore(bus, bucket=self.bucket)
+
+    async def writes(self) -> int:
+        return await messages_in(self.nats)
+
+    def writes_of(self, size: int) -> int:
+        return -(-size // (128 * 1024)) + 1  # the chunks and the description
+
+    async def replace(self, store: ArtefactStore, ref: ArtefactRef, data: bytes) -> None:
+        await point_at(self.nats, ref, await store.put(data))
+
+
+@dataclass
+class S3Backend:
+    server: S3Server
+    bucket: str
+
+    async def open(self, **options: Any) -> ArtefactStore:
+        return S3ArtefactStore.from_settings(self.server.settings(self.bucket), **options)
+
+    async def open_unreachable(self) -> ArtefactStore:
+        nowhere = self.server.settings(self.bucket, endpoint=f"http://127.0.0.1:{free_port()}")
+        return S3ArtefactStore.from_settings(nowhere)
+
+    async def writes(self) -> int:
+        pages = obstore.list(self.server.objects(self.bucket))
+        return sum([len(page) async for page in pages])
+
+    def writes_of(self, size: int) -> int:
+        return 1
+
+    async def replace(self, store: ArtefactStore, ref: ArtefactRef, data: bytes) -> None:
+        assert isinstance(store, S3ArtefactStore)
+        await obstore.put_async(self.server.objects(self.bucket), store.key(ref), data)
+
+
+@pytest.fixture(params=["nats", "s3"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each kind of store in turn, on a bucket of the test's own."""
+    if request.param == "s3":
+        return S3Backend(request.getfixturevalue("s3_server"), request.getfixturevalue("s3_bucket"))
+    return NatsBackend(request.getfixturevalue("bucket"), request.getfixturevalue("open_store"))
+
+
+async def test_a_10_mb_json_value_round_trips(backend: Backend) -> None:
+    store = await backend.open()
     value = {"rows": [{"id": i, "text": f"row {i} " + "x" * 990} for i in range(10_000)]}
 
     ref = await store.put_json(value)
@@ -175,32 +269,63 @@ async def test_every_identity_of_the_stack_reads_what_a_pool_stored(
     assert await (await open_store(other)).get_json(ref) == {"from": "a pool"}
 
 
-async def test_the_same_value_twice_gives_one_reference_and_one_object(
-    bucket: Bucket, open_store: Any
-) -> None:
-    store = await open_store()
+async def test_the_same_value_twice_gives_one_reference_and_one_object(backend: Backend) -> None:
+    store = await backend.open()
     data = os.urandom(300_000)
 
     first = await store.put(data)
-    stored = await messages_in(bucket)
+    stored = await backend.writes()
     second = await store.put(data)
 
     assert first == second
-    assert stored == 4  # three chunks of 128 KiB and the description
-    assert await messages_in(bucket) == stored
+    assert stored == backend.writes_of(300_000)
+    assert await backend.writes() == stored
     assert await store.get(second) == data
 
 
-async def test_a_reference_to_nothing_stored_is_not_found(bucket: Bucket, open_store: Any) -> None:
+async def test_a_reference_to_nothing_stored_is_not_found(backend: Backend) -> None:
     ref = ArtefactRef.of(b"never stored")
 
     with pytest.raises(ArtefactNotFoundError) as info:
-        await (await open_store()).get(ref)
+        await (await backend.open()).get(ref)
 
     assert info.value.code == "ArtefactNotFound"
     assert ref.digest in str(info.value)
-    assert bucket.name in str(info.value)
+    assert backend.bucket in str(info.value)
     assert "name the same bucket" in str(info.value)
+
+
+async def test_an_artefact_whose_bytes_were_replaced_is_corrupt(backend: Backend) -> None:
+    store = await backend.open()
+    data = os.urandom(200_000)
+    ref = await store.put(data)
+    await backend.replace(store, ref, os.urandom(200_000))
+
+    with pytest.raises(ArtefactCorruptError) as info:
+        await store.get(ref)
+
+    assert info.value.code == "ArtefactCorrupt"
+    assert ref.digest in str(info.value)
+    assert backend.bucket in str(info.value)
+    assert "do not have its digest" in str(info.value)
+
+
+async def test_an_unreachable_store_is_unavailable_for_both_writes_and_reads(
+    backend: Backend,
+) -> None:
+    store = await backend.open_unreachable()
+    ref = ArtefactRef.of(b"anything")
+
+    with pytest.raises(ArtefactStoreUnavailableError) as put:
+        await store.put(b"anything")
+    with pytest.raises(ArtefactStoreUnavailableError) as get:
+        await store.get(ref)
+
+    assert put.value.code == get.value.code == "ArtefactStoreUnavailable"
+    for error in (put.value, get.value):
+        assert f"the bucket {backend.bucket!r}" in str(error)
+        assert "cannot be reached" in str(error)
+        assert "retry later" in str(error)
 
 
 async def test_an_artefact_whose_chunks_are_gone_is_not_found_and_stored_again(
@@ -231,24 +356,11 @@ async def test_an_artefact_a_hostile_pool_pointed_elsewhere_is_corrupt_until_pur
     store = await open_store()
     data = os.urandom(200_000)
     genuine = await store.put(data)
-    other = await store.put(os.urandom(200_000))
-    async with connected(bucket, bucket.pool) as nc:
-        js = nc.jetstream()
-        objects = await js.object_store(bucket.name)
-        forged = (await objects.get_info(other.sha256)).as_dict()
-        genuine_info = await objects.get_info(genuine.sha256)
-        # The genuine name and digest, the other object's chunks.
-        forged.update(name=genuine.sha256, digest=genuine_info.digest)
-        await js.publish(
-            artefact_meta_subject(bucket.name, genuine.sha256), json.dumps(forged).encode()
-        )
+    await point_at(bucket, genuine, await store.put(os.urandom(200_000)))
 
     with pytest.raises(ArtefactCorruptError) as info:
         await store.get(genuine)
 
-    assert info.value.code == "ArtefactCorrupt"
-    assert genuine.digest in str(info.value)
-    assert "do not have its digest" in str(info.value)
     description = artefact_meta_subject(bucket.name, genuine.sha256)
     assert f"purge the subject {description}" in str(info.value)
     # The fix the error names.
@@ -277,10 +389,10 @@ async def test_an_artefact_hidden_by_a_deletion_marker_is_stored_again(
 
 
 async def test_values_over_the_limit_are_refused_before_anything_is_sent(
-    bucket: Bucket, open_store: Any
+    backend: Backend,
 ) -> None:
-    store = await open_store(max_bytes=100_000)
-    before = await messages_in(bucket)
+    store = await backend.open(max_bytes=100_000)
+    before = await backend.writes()
 
     with pytest.raises(ArtefactTooLargeError) as put:
         await store.put(b"x" * 100_001)
@@ -291,7 +403,7 @@ async def test_values_over_the_limit_are_refused_before_anything_is_sent(
     assert "a value of 100001 bytes is over the artefact limit of 100000 bytes" in str(put.value)
     assert "FLOWFORGE_DP_ARTEFACT_MAX_BYTES" in str(put.value)
     assert "sha256:" in str(get.value)
-    assert await messages_in(bucket) == before
+    assert await backend.writes() == before
     assert await store.put(b"x" * 100_000) == ArtefactRef.of(b"x" * 100_000)
 
 

@@ -133,3 +133,24 @@ async def test_a_control_message_published_again_is_refused_as_replayed(
     resume = await control(handle, "resume")
     assert resume.applied
     await status_is(stack, run_id, "SUCCEEDED")
+
+
+async def test_a_run_cancelled_with_compensation_undoes_what_it_completed(
+    sqlite_stack: Stack, http_peer: HttpPeer
+) -> None:
+    stack = sqlite_stack
+    definition = slow_then_count(http_peer, "control-cancel-compensate", 60)
+    definition["nodes"][0]["compensation"] = "undo"
+    definition["nodes"].append({"id": "undo", "type": "test.count"})
+    run_id, handle = await started(stack, definition)
+
+    assert (await control(handle, "cancel", compensate=True)).applied
+    run = await status_is(stack, run_id, "COMPENSATED")
+
+    nodes = {n["nodeId"]: n["status"] for n in run["nodes"]}
+    assert nodes == {"first": "COMPENSATED", "slow": "CANCELLED", "undo": "SUCCEEDED"}
+    assert run["error"] == "cancelled on request"
+
+    history = await handle.fetch_history()
+    await replay(history)
+    record(history, "control-cancel-compensate")

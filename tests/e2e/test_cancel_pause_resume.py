@@ -129,7 +129,7 @@ async def test_a_pause_whose_expiry_passes_while_the_data_plane_is_down_shows_un
         nats_server,
         bus_authority,
         tmp_path,
-        control_plane_settings={"control_ttl_seconds": 2.0},
+        control_plane_options={"control_ttl_seconds": 2.0},
     ) as stack:
         run_id = await started_with_slow_node(stack, http_peer, 60)
         await stack.stop_data_plane()

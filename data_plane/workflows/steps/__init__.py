@@ -10,6 +10,7 @@ from typing import Any
 from data_plane.workflows.plan import StepKind
 from data_plane.workflows.runtime import Runtime, Settlement
 from data_plane.workflows.steps.activity import run_activity, run_local_activity
+from data_plane.workflows.steps.approval import run_approval
 from data_plane.workflows.steps.chain import run_chain
 from data_plane.workflows.steps.loop import run_loop
 from data_plane.workflows.steps.map import run_map
@@ -28,6 +29,7 @@ STEPS: Mapping[StepKind, Step] = {
     "loop": run_loop,
     "subworkflow": run_subworkflow,
     "wait": run_wait,
+    "approval": run_approval,
 }
 
 __all__ = ["STEPS", "Step"]

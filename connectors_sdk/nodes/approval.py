@@ -1,0 +1,109 @@
+"""`core.approval`: a human task. The run waits until enough of the assignees decided,
+or the task is due; the decision form is a JSON Schema the API checks decisions against.
+"""
+
+import re
+from typing import Any
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from connectors_sdk._definition import Duration
+from connectors_sdk._node import AnyObject, Node
+
+MAX_ASSIGNEES = 100
+# An assignee: a user id, "role:<name>" or "group:<name>".
+ASSIGNEE_PATTERN = r"^[A-Za-z0-9_.@:-]+$"
+_ASSIGNEE = re.compile(ASSIGNEE_PATTERN)
+# What every decision holds, whatever the form adds.
+DECISION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["approved"],
+    "properties": {"approved": {"type": "boolean"}},
+}
+
+
+class Approval(Node):
+    """Ask people to decide: `required` of the `assignees` must approve.
+
+    Each decision is an object with `approved` (true or false) and the fields of `form`
+    (a JSON Schema for the rest of the decision, e.g. a comment). The node takes the port
+    `approved` once `required` decisions approve, `rejected` as soon as that can no longer
+    happen, and `timeout` when the task is `due` with no outcome; with `escalate_to`, a
+    task that comes due is first reassigned to those assignees, with a new `due`. Output:
+    {"approved", "decisions": [{"decided_by", "decided_at", "decision"}]}, and
+    {"timed_out_at"} on a timeout.
+    """
+
+    type = "core.approval"
+    interpreted = True
+    ports = ("approved", "rejected", "timeout")
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        assignees: list[str] = Field(
+            min_length=1,
+            max_length=MAX_ASSIGNEES,
+            description='Who may decide: user ids, "role:<name>" or "group:<name>".',
+        )
+        required: int = Field(1, ge=1, description="How many must approve.")
+        form: dict[str, Any] = Field(
+            default_factory=lambda: {"type": "object"},
+            description="JSON Schema of the decision's other fields.",
+        )
+        title: str | None = Field(None, max_length=200, description="What to decide.")
+        due: Duration | None = Field(None, description="How long the task may stay open.")
+        escalate_to: list[str] | None = Field(
+            None,
+            min_length=1,
+            max_length=MAX_ASSIGNEES,
+            description="Who the task goes to once due, with a new `due` (once).",
+        )
+
+        @field_validator("assignees", "escalate_to")
+        @classmethod
+        def _assignee_names(cls, value: list[str] | None) -> list[str] | None:
+            for name in value or ():
+                if not isinstance(name, str) or not _ASSIGNEE.match(name):
+                    raise PydanticCustomError(
+                        "bad_assignee",
+                        "bad assignee {name}: use a user id, role:<name> or group:<name> "
+                        "(letters, digits and _ . @ : -)",
+                        {"name": repr(name)},
+                    )
+            return value
+
+        @field_validator("form")
+        @classmethod
+        def _form_is_a_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+            try:
+                jsonschema.validators.validator_for(value).check_schema(value)
+            except jsonschema.SchemaError as exc:
+                raise PydanticCustomError(
+                    "bad_form",
+                    "not a JSON Schema: {reason}; give the schema of the decision's fields",
+                    {"reason": exc.message},
+                ) from None
+            return value
+
+        @field_validator("escalate_to")
+        @classmethod
+        def _escalation_needs_due(
+            cls, value: list[str] | None, info: ValidationInfo
+        ) -> list[str] | None:
+            if value is not None and info.data.get("due") is None:
+                raise PydanticCustomError(
+                    "escalation_without_due",
+                    "`escalate_to` applies once the task is due: give `due` as well",
+                )
+            return value
+
+    Input = AnyObject
+    Output = AnyObject
+
+
+def decision_schema(form: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema a decision of this form must satisfy: the form, and `approved`."""
+    return {"allOf": [DECISION_SCHEMA, form]}
