@@ -12,11 +12,19 @@ from flowforge.servers import ServerProcess
 
 from fixtures.bus import messages_on
 from fixtures.http_peer import HttpPeer
-from fixtures.stack import assert_eventually, stack_of_processes, started_with_slow_node
+from fixtures.stack import (
+    assert_eventually,
+    slow_between,
+    stack_of_processes,
+    started_with_slow_node,
+)
 
 REQUEST = """__typename ... on ControlRequest { id status reason }
   ... on ValidationFailed { errors { message } }"""
 CANCEL = f"mutation($id: ID!) {{ result: cancelRun(id: $id) {{ {REQUEST} }} }}"
+CANCEL_COMPENSATING = (
+    f"mutation($id: ID!) {{ result: cancelRun(id: $id, compensate: true) {{ {REQUEST} }} }}"
+)
 PAUSE = f"mutation($id: ID!) {{ result: pauseRun(id: $id) {{ {REQUEST} }} }}"
 RESUME = f"mutation($id: ID!) {{ result: resumeRun(id: $id) {{ {REQUEST} }} }}"
 REQUESTS = """query($id: ID!) { run(id: $id) { status
@@ -91,6 +99,38 @@ async def test_a_cancelled_run_stops_its_running_node_and_ends_cancelled(
     again = (await stack.data(PAUSE, id=run_id))["result"]
     assert again["__typename"] == "ValidationFailed"
     assert "already ended (CANCELLED)" in again["errors"][0]["message"]
+
+
+async def test_a_run_cancelled_with_compensation_undoes_its_completed_node(
+    sqlite_stack: Stack, http_peer: HttpPeer
+) -> None:
+    stack = sqlite_stack
+    definition = slow_between(http_peer, 60)
+    definition["name"] = "cancel-compensated"
+    definition["nodes"][0]["compensation"] = "undo"
+    definition["nodes"].append(
+        {"id": "undo", "type": "core.transform", "config": {"value": {"undone": True}}}
+    )
+    published = await stack.publish(definition)
+    assert published["__typename"] == "WorkflowVersion", published
+    run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
+
+    async def slow_running() -> bool:
+        nodes = {n["nodeId"]: n["status"] for n in (await seen(stack, run_id))["nodes"]}
+        return nodes.get("slow") == "RUNNING"
+
+    await assert_eventually(slow_running, within=30)
+    result = (await stack.data(CANCEL_COMPENSATING, id=run_id))["result"]
+    run = await reaches(stack, run_id, "COMPENSATED")
+
+    assert outcome(run, result["id"]) == ("APPLIED", None)
+    nodes = {n["nodeId"]: n["status"] for n in run["nodes"]}
+    assert (nodes["first"], nodes["slow"], nodes["undo"]) == (
+        "COMPENSATED",
+        "CANCELLED",
+        "SUCCEEDED",
+    )
+    assert "after" not in nodes
 
 
 async def test_a_cancel_sent_while_the_data_plane_is_down_takes_effect_when_it_returns(
