@@ -8,6 +8,7 @@ built-in `core.*` node types).
 from connectors_sdk._canonical import canonical_json
 from connectors_sdk._definition import (
     Body,
+    BreakerPolicy,
     Duration,
     EdgeSpec,
     NodeSpec,
@@ -25,7 +26,7 @@ from connectors_sdk._errors import (
     ExpressionError,
     NodeDefinitionError,
 )
-from connectors_sdk._execute import evaluate_node, execute_node
+from connectors_sdk._execute import evaluate_node, execute_node, find_breaker_target
 from connectors_sdk._expressions import (
     check_expression_syntax,
     evaluate,
@@ -51,6 +52,7 @@ __all__ = [
     "INLINE_SUBSET_VERSION",
     "AnyObject",
     "Body",
+    "BreakerPolicy",
     "ConnectorError",
     "ConnectorExecutionError",
     "DefinitionInvalidError",
@@ -76,6 +78,7 @@ __all__ = [
     "evaluate_node",
     "evaluate_with",
     "execute_node",
+    "find_breaker_target",
     "find_expressions",
     "is_expression",
     "is_inline_program",

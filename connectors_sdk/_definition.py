@@ -196,6 +196,66 @@ class RetryPolicy(BaseModel):
         return types
 
 
+class BreakerPolicy(BaseModel):
+    """When a worker stops calling a failing target for a while: its circuit breaker.
+
+    A worker keeps one breaker per node type and target (for `core.http`, the URL's
+    host and port; see `Node.breaker_target`). After `failures` consecutive failures that
+    say the target is unwell (retryable `ConnectorExecutionError`s), the breaker opens:
+    for `cool_down`, attempts of those nodes fail at once with the error type
+    "CircuitOpen", without calling the node. Then one probe at a time goes through; a
+    success closes the breaker, a failure opens it again.
+
+    Fields left unset are inherited, in this order: the definition's node, the worker's
+    `FLOWFORGE_DP_BREAKER_NODE_TYPES`, the node type's `breaker`, the worker's defaults.
+    Written `false` in a definition, a policy turns the breaker off (`enabled: false`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Left out of the canonical form while at their defaults: the policy is stored as
+    # the author wrote it, and unset fields stay inherited rather than frozen.
+    enabled: bool = Field(
+        True,
+        exclude_if=lambda value: value,
+        description="False: no breaker for this node; calls always go through.",
+    )
+    failures: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        exclude_if=lambda value: value is None,
+        description="Consecutive failures that open the breaker; unset: inherited.",
+    )
+    cool_down: Duration | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="How long the breaker stays open before a probe; unset: inherited.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _false_turns_off(cls, data: object) -> object:
+        if data is False:
+            return {"enabled": False}
+        if isinstance(data, bool | str | int | float | list):
+            raise ValueError(
+                f"{json.dumps(data)} is not a breaker policy: write "
+                "{failures: 5, cool_down: 30s} (either field may be left out), or false to "
+                "turn the breaker off"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _off_takes_nothing_else(self) -> "BreakerPolicy":
+        if not self.enabled and (self.failures is not None or self.cool_down is not None):
+            raise ValueError(
+                "a breaker turned off (enabled: false) takes no failures or cool_down; "
+                "remove them, or remove `enabled: false`"
+            )
+        return self
+
+
 class NodeSpec(BaseModel):
     """One node of a workflow definition."""
 
@@ -231,6 +291,12 @@ class NodeSpec(BaseModel):
         description="The id of the node that undoes this one (saga): it runs, newest "
         "first, when the run fails or is cancelled with compensation after this node "
         "succeeded.",
+        exclude_if=lambda value: value is None,
+    )
+    breaker: BreakerPolicy | None = Field(
+        None,
+        description="This node's circuit breaker: {failures, cool_down}, or false to turn "
+        "it off; omitted: the node type's and the worker's.",
         exclude_if=lambda value: value is None,
     )
 

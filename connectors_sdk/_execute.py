@@ -6,6 +6,7 @@ plane's activities, by the interpreter for pure nodes, and by `connectors_sdk.te
 does not touch asyncio; the pure node's `evaluate` must not either.
 """
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,6 +77,29 @@ def evaluate_node(node_cls: type[Node], config: Mapping[str, Any], input: Any) -
     node_config, node_input = _validate(node_cls, config, input)
     result = node_cls().evaluate(node_config, node_input)
     return _checked(node_cls, node_config, result.output, result.port)
+
+
+def find_breaker_target(node_cls: type[Node], config: Mapping[str, Any], input: Any) -> str | None:
+    """Find the target whose circuit breaker guards a call of a node (`Node.breaker_target`).
+
+    Args:
+        node_cls: The node class.
+        config: Its config as `execute_node` takes it, validated by `node_cls.Config`.
+        input: Its input as `execute_node` takes it, validated by `node_cls.Input`.
+
+    Returns:
+        The target, or None for the node type's one breaker. A node type that does not
+        override `breaker_target` has no target, and its config is not validated here.
+
+    Raises:
+        pydantic.ValidationError: The config or input does not fit its model, as
+            `execute_node` would raise it.
+    """
+    if inspect.getattr_static(node_cls, "breaker_target") is inspect.getattr_static(
+        Node, "breaker_target"
+    ):
+        return None
+    return node_cls.breaker_target(*_validate(node_cls, config, input))
 
 
 def _validate(

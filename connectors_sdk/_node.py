@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from connectors_sdk._definition import BreakerPolicy
 from connectors_sdk._errors import NodeDefinitionError
 from connectors_sdk._flow import ERROR_PORT
 
@@ -108,6 +109,10 @@ class Node:
         interpreted: The interpreter executes the node itself, without `run` or
             `evaluate` (`core.subworkflow`; nodes with a body are too).
         secrets: Names of the secrets the node type needs (informational for now).
+        breaker: The node type's default circuit breaker policy (`BreakerPolicy`; its
+            unset fields, or None, leave the worker's defaults); `BreakerPolicy(enabled=
+            False)` turns breakers off for the type. A definition's node may override it.
+            Which target a breaker guards: `breaker_target`.
 
     Activity nodes implement `async def run(self, ctx, config, input) -> Output`; pure
     nodes `def evaluate(self, config, input) -> NodeResult`. Subclass with
@@ -131,6 +136,7 @@ class Node:
     has_body: ClassVar[bool] = False
     interpreted: ClassVar[bool] = False
     secrets: ClassVar[tuple[str, ...]] = ()
+    breaker: ClassVar[BreakerPolicy | None] = None
 
     def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -194,6 +200,24 @@ class Node:
         return cls.ports
 
     @classmethod
+    def breaker_target(cls, config: Any, input: Any) -> str | None:
+        """Return the target a call of this node talks to, which its circuit breaker guards.
+
+        The worker keeps one breaker per node type and target, so that one failing
+        service does not stop every node of the type. The default, None, gives the node
+        type one breaker for all its calls; `core.http` returns the URL's "host:port".
+
+        Args:
+            config: The node's config, validated by `Config` (expressions evaluated).
+            input: The node's input, validated by `Input`.
+
+        Returns:
+            A short, stable name of the target (no secrets: it appears in errors), or
+            None for the node type's one breaker.
+        """
+        return None
+
+    @classmethod
     def schemas(cls) -> dict[str, dict[str, Any]]:
         """Return the JSON Schemas of the node type's ports and config.
 
@@ -218,6 +242,25 @@ def ports_depend_on_config(cls: type[Node]) -> bool:
         list the ports, which validation reads from the config as written.
     """
     return inspect.getattr_static(cls, "ports_for") is not inspect.getattr_static(Node, "ports_for")
+
+
+def why_no_breaker(cls: type[Node]) -> str | None:
+    """Tell why nodes of a type cannot have a circuit breaker, if they cannot.
+
+    Returns:
+        None for a type whose nodes make calls from an activity; for a pure node type,
+        or one the interpreter runs itself (a body, a sub-workflow, a wait), the reason.
+    """
+    if cls.pure:
+        return f"{cls.type} is pure: it makes no calls, so no breaker can guard them"
+    if cls.has_body:
+        return (
+            f"{cls.type} is run by the interpreter itself, not by a call a breaker could "
+            "guard; give the nodes of its body their breakers instead"
+        )
+    if cls.interpreted:
+        return f"{cls.type} is run by the interpreter itself, not by a call a breaker could guard"
+    return None
 
 
 def _problems(cls: type[Node]) -> list[str]:
@@ -246,9 +289,15 @@ def _problems(cls: type[Node]) -> list[str]:
             f"ports must not include {ERROR_PORT!r}: it is reserved for error edges, which "
             "every node has; rename that port"
         )
-    if not isinstance(inspect.getattr_static(cls, "ports_for"), classmethod):
-        problems.append("ports_for must be a @classmethod")
+    for name in ("ports_for", "breaker_target"):
+        if not isinstance(inspect.getattr_static(cls, name), classmethod):
+            problems.append(f"{name} must be a @classmethod")
+    if cls.breaker is not None and not isinstance(cls.breaker, BreakerPolicy):
+        problems.append(f"breaker must be a BreakerPolicy or None, not {cls.breaker!r}")
     problems += _tuple_problems(cls, "secrets", _SECRET_PATTERN)
+    no_breaker = why_no_breaker(cls)
+    if cls.breaker is not None and no_breaker is not None:
+        problems.append(f"{no_breaker}; drop `breaker`")
     if cls.pure and cls.lightweight:
         problems.append("a node is either pure (runs in the workflow) or lightweight, not both")
     if cls.has_body or cls.interpreted:

@@ -20,7 +20,7 @@ from connectors_sdk._expressions import (
     join_location,
 )
 from connectors_sdk._flow import ERROR_PORT, NodeFailure
-from connectors_sdk._node import Node, ports_depend_on_config
+from connectors_sdk._node import Node, ports_depend_on_config, why_no_breaker
 from connectors_sdk._ports import port_gaps
 from connectors_sdk._registry import NodeRegistry
 from connectors_sdk.nodes.approval import Approval
@@ -104,6 +104,7 @@ class ScopeChecker:
         self.check_types()
         self.check_configs()
         self.check_bodies()
+        self.check_breakers()
         self.check_edges()
         self.check_joins()
         self.check_cycles()
@@ -161,6 +162,12 @@ class ScopeChecker:
                     "iteration (map over the combined items in one body) or split the "
                     "workflow",
                 )
+
+    def check_breakers(self) -> None:
+        for node_id, cls in self.classes.items():
+            reason = why_no_breaker(cls)
+            if self.specs[node_id].breaker is not None and reason is not None:
+                self.add(node_id, "breaker", f"{reason}; remove `breaker`")
 
     def check_edges(self) -> None:
         seen: dict[tuple[str, str | None, str], int] = {}

@@ -14,7 +14,8 @@ then for each scope, the top level and every body depth-first in definition orde
    they are only known at run time, except in fields that must be literal, see
    `literal_only`, and fields that exclude each other, `CONFLICTING_FIELDS`);
 5. bodies: on the node types with `has_body` only, required for them, nested at most
-   `MAX_BODY_DEPTH` deep;
+   `MAX_BODY_DEPTH` deep; breakers: only on nodes that make calls (not pure, no body,
+   not a sub-workflow);
 6. edges: dangling ends, ends in another scope, duplicates, self loops, ports
    (`Node.ports_for` of the config as written; the error port on any node);
 7. joins: a `core.merge` has edges from at least two nodes;

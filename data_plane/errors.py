@@ -9,6 +9,7 @@ DataPlaneError
  ├── MessageTooLargeError      a message over the server's maximum payload
  ├── OutputTooLargeError       a node output over the inline limit (fails the node)
  ├── ExpressionLimitError      an expression over its time, memory or output limit
+ ├── CircuitOpenError          a node's circuit breaker is open: the call was not made
  └── ArtefactError             a large value could not be stored or read
       ├── ArtefactNotFoundError          never stored, expired or removed
       ├── ArtefactCorruptError           the stored bytes do not match the reference
@@ -17,6 +18,7 @@ DataPlaneError
       └── ArtefactStoreUnavailableError  the store cannot be reached now (retry)
 """
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -106,6 +108,42 @@ class ExpressionLimitError(DataPlaneError):
     def __init__(self, message: str, limit: str) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class CircuitOpenError(DataPlaneError):
+    """The breaker of a node type and target is open, or half-open with its probe in
+    flight (`retry_after` None): the node was not called (see `data_plane/breakers.py`).
+    Retryable: the breaker lets calls through again once it half-opens."""
+
+    code = "CircuitOpen"
+
+    def __init__(
+        self,
+        node_type: str,
+        target: str | None,
+        *,
+        failures: int,
+        last_error: str,
+        half_open_at: datetime,
+        retry_after: timedelta | None,
+    ) -> None:
+        where = f"{node_type} at {target}" if target else f"{node_type} (every call of the type)"
+        if retry_after is not None:
+            state = (
+                f"calls fail at once, without reaching it, until it half-opens at "
+                f"{half_open_at:%Y-%m-%d %H:%M:%S} UTC (in {retry_after.total_seconds():.1f} s) "
+                "and lets one probe through"
+            )
+        else:
+            state = "it is half-open and its one probe is in flight: other calls fail at once"
+        super().__init__(
+            f"circuit open for {where} after {failures} failures in a row "
+            f"(last: {last_error}); {state}. The breaker's policy is the node's `breaker` "
+            "(FLOWFORGE_DP_BREAKER_* for the defaults)"
+        )
+        self.node_type = node_type
+        self.target = target
+        self.retry_after = retry_after
 
 
 class ArtefactError(DataPlaneError):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from connectors_sdk import BreakerPolicy
 from data_plane.protocol import ParentLink, RunEvent
 from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.state import Decision, RunState, Signal
@@ -115,6 +116,9 @@ class RunNodeInput(BaseModel):
     iteration: str = ""
     # The wire protocol of the run's events.
     protocol: int = 1
+    # The definition's breaker policy of the node (None: the node type's and the
+    # worker's); read by the activity only, so it changes no workflow command.
+    breaker: BreakerPolicy | None = None
 
 
 class RunNodeResult(BaseModel):

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from connectors_sdk import BreakerPolicy
 from data_plane.errors import SettingsError
 from data_plane.protocol import (
     ARTEFACT_BUCKET,
@@ -97,6 +98,30 @@ class DataPlaneSettings(BaseSettings):
     )
     expression_processes: int = Field(
         2, ge=1, description="Evaluator processes of the worker (expressions run in parallel)."
+    )
+    breaker_enabled: bool = Field(
+        True,
+        description="Circuit breakers on node calls (docs/concepts.md, Circuit breakers); "
+        "false turns every breaker of this process off, whatever definitions say.",
+    )
+    breaker_failures: int = Field(
+        5,
+        ge=1,
+        description="Consecutive failures of one node type and target (retryable connector "
+        "errors: connection errors, timeouts, 5xx) that open its breaker, unless the node "
+        "type or the definition's node sets its own.",
+    )
+    breaker_cool_down_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long an open breaker fails calls at once before it lets one probe "
+        "through, unless the node type or the definition's node sets its own.",
+    )
+    breaker_node_types: dict[str, BreakerPolicy] = Field(
+        default_factory=dict,
+        description="Breaker policies by node type, as JSON: "
+        '{"core.http": {"failures": 3, "cool_down": "1m"}, "acme.flaky": false}; they '
+        "override the node type's own, and a definition's node overrides them.",
     )
     trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -11,6 +12,7 @@ from connectors_sdk import NodeRegistry
 from data_plane.activities.expressions import ExpressionActivities
 from data_plane.activities.nodes import NodeActivities
 from data_plane.agent import Agent
+from data_plane.breakers import BreakerRegistry
 from data_plane.evaluator import ExpressionEvaluator, ExpressionLimits
 from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
@@ -32,7 +34,9 @@ def build_worker(
     artefacts: ArtefactStore,
 ) -> Worker:
     pool = settings.pool
-    activities = NodeActivities(registry, outbox, settings.max_output_bytes, artefacts)
+    activities = NodeActivities(
+        registry, outbox, settings.max_output_bytes, breaker_registry(settings), artefacts
+    )
     expressions = ExpressionActivities(evaluator, outbox, artefacts)
     return Worker(
         client,
@@ -44,6 +48,16 @@ def build_worker(
             activities.publish_events,
             expressions.evaluate_expressions,
         ],
+    )
+
+
+def breaker_registry(settings: DataPlaneSettings) -> BreakerRegistry:
+    """The worker's circuit breakers, one registry per process (`data_plane/breakers.py`)."""
+    return BreakerRegistry(
+        failures=settings.breaker_failures,
+        cool_down=timedelta(seconds=settings.breaker_cool_down_seconds),
+        node_types=settings.breaker_node_types,
+        enabled=settings.breaker_enabled,
     )
 
 

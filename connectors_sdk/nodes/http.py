@@ -5,6 +5,9 @@ transport errors, 429 and 5xx answers are retryable; 4xx answers and bad URLs ar
 Their codes (what `retry.non_retryable_errors` names): `http_status` for an answer's
 status, `http_unreachable` for the transport, `http_bad_url`, `http_bad_body`.
 
+Its circuit breakers are kept per "host:port" of the URL (`breaker_target`): a service
+that keeps failing stops the nodes that call it, not every HTTP node.
+
 Every request but GET and HEAD carries an `Idempotency-Key` header (unless the node sets
 one): the node execution's key, the same on every retry, so a server that honours it
 applies the request once however often it is sent.
@@ -21,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors_sdk._errors import ConnectorExecutionError
 from connectors_sdk._node import Node, NodeContext
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _MESSAGE_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "connection", "host", "content-encoding"}
 )
@@ -55,6 +59,18 @@ class HttpRequest(Node):
         status: int
         headers: dict[str, str] = Field(description="Lower-case names; repeats joined by ', '.")
         body: Any = Field(description="Decoded JSON for a JSON content type, else text.")
+
+    @classmethod
+    def breaker_target(cls, config: Config, input: Input) -> str | None:
+        try:
+            url = httpx.URL(config.url)
+        except httpx.InvalidURL:
+            return None  # the node fails with http_bad_url, which no breaker counts
+        if not url.host:
+            return None
+        port = url.port or _DEFAULT_PORTS.get(url.scheme)
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        return f"{host}:{port}" if port else host
 
     async def run(self, ctx: NodeContext, config: Config, input: Input) -> Output:
         request = f"{config.method} {config.url}"

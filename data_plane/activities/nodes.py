@@ -5,6 +5,10 @@ its output, and reports node events through the outbox (`data_plane/outbox.py`),
 publishes them on `ff.events.<pool>` of this worker's pool. Errors are translated to
 Temporal failures in one place, `_as_application_error`: bad input or config never
 retries, connector errors retry when the connector says so.
+
+Every node call goes through the worker's circuit breaker of its node type and target
+(`data_plane/breakers.py`); while that is open, the attempt fails at once with the
+retryable type "CircuitOpen", and its retry waits until the breaker half-opens.
 """
 
 import asyncio
@@ -23,8 +27,15 @@ from connectors_sdk import (
     NodeRegistry,
     NodeResult,
     execute_node,
+    find_breaker_target,
 )
-from data_plane.errors import ArtefactError, ArtefactStoreUnavailableError, OutputTooLargeError
+from data_plane.breakers import BreakerRegistry
+from data_plane.errors import (
+    ArtefactError,
+    ArtefactStoreUnavailableError,
+    CircuitOpenError,
+    OutputTooLargeError,
+)
 from data_plane.messages import (
     ChainStepFailure,
     PublishEventsInput,
@@ -46,9 +57,11 @@ class NodeActivities:
         registry: NodeRegistry,
         outbox: EventOutbox,
         max_output_bytes: int,
+        breakers: BreakerRegistry,
         artefacts: ArtefactStore | None = None,
     ) -> None:
         self._registry = registry
+        self._breakers = breakers
         # Outputs over `max_output_bytes` are kept here and travel by reference; without
         # a store they fail their node (see `data_plane/references.py`).
         self._artefacts = artefacts
@@ -128,8 +141,8 @@ class NodeActivities:
 
     async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
         """Execute the node through `execute_node` (which validates around it and checks
-        the port; a pure node here is one the interpreter does not evaluate itself), then
-        check the output's size."""
+        the port; a pure node here is one the interpreter does not evaluate itself) and
+        through the breaker of its type and target, then check the output's size."""
         node_cls = self._registry.get(request.node_type)
         key = execution_key(request.node_id, request.iteration)
         context = NodeContext(
@@ -145,7 +158,10 @@ class NodeActivities:
         )
         config = await load_references(request.config, self._artefacts)
         node_input = await load_references(request.input, self._artefacts)
-        result = await execute_node(node_cls, config, node_input, context)
+        limits = self._breakers.limits(node_cls, request.breaker)
+        target = find_breaker_target(node_cls, config, node_input) if limits else None
+        with self._breakers.guarding(node_cls.type, target, limits):
+            result = await execute_node(node_cls, config, node_input, context)
         output = await by_reference_if_large(
             result.output, request.node_id, self._max_output_bytes, self._artefacts
         )
@@ -171,6 +187,10 @@ def _as_application_error(exc: Exception, timeout: float | None = None) -> Appli
         # The store being away passes; a missing or corrupt artefact stays so.
         retry = isinstance(exc, ArtefactStoreUnavailableError)
         return ApplicationError(str(exc), type=exc.code, non_retryable=not retry)
+    if isinstance(exc, CircuitOpenError):
+        # Retrying before the breaker half-opens would fail the same way and use up an
+        # attempt; the wait replaces the policy's for this one retry only.
+        return ApplicationError(str(exc), type=exc.code, next_retry_delay=exc.retry_after)
     if isinstance(exc, OutputTooLargeError):
         return ApplicationError(str(exc), type=exc.code, non_retryable=True)
     if isinstance(exc, ValidationError):

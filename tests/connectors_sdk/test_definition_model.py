@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors_sdk import (
+    BreakerPolicy,
     ConnectorError,
     DefinitionInvalidError,
     EdgeSpec,
@@ -104,6 +105,42 @@ def test_node_spec_defaults():
     assert spec.timeout == timedelta(seconds=30)
     assert spec.retry == RetryPolicy()
     assert (spec.config, spec.inputs, spec.secrets, spec.pool) == ({}, None, [], None)
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ({"failures": 3, "cool_down": "1m"}, {"failures": 3, "cool_down": "60s"}),
+        ({"cool_down": 5}, {"cool_down": "5s"}),
+        ({}, {}),
+        (False, {"enabled": False}),
+        ({"enabled": False}, {"enabled": False}),
+    ],
+)
+def test_a_node_breaker_is_a_policy_or_false_and_is_stored_as_written(written, stored):
+    definition = make([{"id": "a", "type": "core.http", "breaker": written}])
+
+    node = definition.canonical()["nodes"][0]
+
+    assert node["breaker"] == stored
+    assert make([{"id": "a", "type": "core.http", "breaker": stored}]) == definition
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (True, "true is not a breaker policy: write {failures: 5, cool_down: 30s}"),
+        ("30s", '"30s" is not a breaker policy'),
+        ({"failures": 0}, "greater than or equal to 1"),
+        ({"cool_down": "soon"}, "bad duration 'soon'"),
+        ({"enabled": False, "failures": 3}, "a breaker turned off (enabled: false) takes no"),
+        ({"threshold": 3}, "Extra inputs are not permitted"),
+    ],
+)
+def test_breaker_policy_refuses_what_is_not_one(policy, message):
+    with pytest.raises(ValidationError) as refused:
+        BreakerPolicy.model_validate(policy)
+    assert message in str(refused.value)
 
 
 def test_edges_read_and_write_from():

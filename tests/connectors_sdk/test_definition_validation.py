@@ -66,6 +66,45 @@ def test_structure_errors_inside_a_node_name_the_node(check):
     assert "greater than or equal to 1" in by_field["retry.max_attempts"].message
 
 
+def test_breaker_errors_name_the_node_and_the_field_of_the_policy(check):
+    issues = check(
+        [
+            {**HTTP, "breaker": {"failures": 0, "cool_down": "later"}},
+            {**LOG, "breaker": True},
+        ]
+    )
+
+    assert [(issue.node_id, issue.field) for issue in issues] == [
+        ("fetch", "breaker.failures"),
+        ("fetch", "breaker.cool_down"),
+        ("log", "breaker"),
+    ]
+    assert "greater than or equal to 1" in issues[0].message
+    assert "bad duration 'later'" in issues[1].message
+    assert "true is not a breaker policy" in issues[2].message
+
+
+def test_a_breaker_on_a_node_that_makes_no_calls_is_refused(check):
+    rows = {
+        "id": "rows",
+        "type": "core.map",
+        "config": {"items": [1, 2]},
+        "breaker": {"failures": 2},
+        "body": {"nodes": [{**HTTP, "breaker": {"failures": 2}}]},
+    }
+    issues = check([{**IF, "breaker": False}, rows])
+
+    assert [(issue.node_id, issue.field) for issue in issues] == [
+        ("check", "breaker"),
+        ("rows", "breaker"),
+    ]
+    assert issues[0].message == (
+        "core.if is pure: it makes no calls, so no breaker can guard them; remove `breaker`"
+    )
+    assert "core.map is run by the interpreter itself" in issues[1].message
+    assert "give the nodes of its body their breakers instead" in issues[1].message
+
+
 def test_a_node_without_an_id_is_located_by_index(check):
     issue = only(check([{"type": "core.log", "config": {"message": "m"}}]))
     assert (issue.node_id, issue.field, issue.message) == (None, "nodes[0].id", "Field required")

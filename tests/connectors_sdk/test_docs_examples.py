@@ -24,6 +24,7 @@ def test_the_format_page_has_complete_examples():
         "fetch-or-alert",
         "check-every-site",
         "wait-for-export",
+        "fetch-and-notify",
     } <= set(names)
 
 

@@ -17,6 +17,7 @@ from connectors_sdk import (
     NodeResult,
     evaluate_node,
     execute_node,
+    find_breaker_target,
 )
 from connectors_sdk.nodes.control import If
 from connectors_sdk.testing import run_node
@@ -127,6 +128,32 @@ async def test_errors_the_node_raises_pass_through_unchanged():
     with pytest.raises(ConnectorExecutionError) as caught:
         await execute_node(Failing, {}, {}, context())
     assert (caught.value.code, caught.value.retryable) == ("upstream", False)
+
+
+class Regional(Node):
+    """Calls the service of its config's region; its breakers are kept per region."""
+
+    type = "test.regional"
+
+    class Config(BaseModel):
+        region: str
+
+    @classmethod
+    def breaker_target(cls, config: Config, input: AnyObject) -> str | None:
+        return f"{config.region}.example.com"
+
+    async def run(self, ctx: NodeContext, config: Config, input: AnyObject) -> AnyObject:
+        return input
+
+
+def test_the_breaker_target_is_found_from_the_validated_config_and_input():
+    assert find_breaker_target(Regional, {"region": "eu"}, {}) == "eu.example.com"
+    assert find_breaker_target(Stamp, {"times": "not even validated"}, {}) is None
+
+
+def test_finding_the_breaker_target_refuses_config_as_execute_node_would():
+    with pytest.raises(ValidationError, match="region"):
+        find_breaker_target(Regional, {}, {})
 
 
 async def test_a_pure_node_gives_the_same_result_through_either_function():

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from connectors_sdk import (
     AnyObject,
+    BreakerPolicy,
     ConnectorError,
     Node,
     NodeContext,
@@ -51,6 +52,11 @@ def test_node_context_defaults_to_no_secrets_no_idempotency_key_and_no_iteration
     ctx = NodeContext(run_id="r", node_id="n", attempt=1, logger=logging.getLogger("t"))
     assert dict(ctx.secrets) == {}
     assert (ctx.idempotency_key, ctx.iteration) == ("", "")
+
+
+def test_a_node_type_has_one_breaker_and_the_worker_s_policy_unless_it_says_otherwise():
+    assert Echo.breaker is None
+    assert Echo.breaker_target(AnyObject(), AnyObject()) is None
 
 
 def test_ports_for_defaults_to_the_declared_ports():
@@ -101,6 +107,15 @@ def test_ports_for_must_be_a_classmethod():
         ({"type": "t.x", "ports": ("a",), "run": Echo.run}, "only pure nodes can have ports"),
         ({"type": "t.x", "pure": True, "lightweight": True}, "either pure"),
         ({"type": "t.x", "ports": ("ok", "error"), "run": Echo.run}, "must not include 'error'"),
+        ({"type": "t.x", "breaker": {"failures": 3}}, "breaker must be a BreakerPolicy or None"),
+        (
+            {"type": "t.x", "breaker_target": lambda cls, c, i: "host"},
+            "breaker_target must be a @classmethod",
+        ),
+        (
+            {"type": "t.x", "pure": True, "breaker": BreakerPolicy(failures=2)},
+            "t.x is pure: it makes no calls, so no breaker can guard them; drop `breaker`",
+        ),
     ],
 )
 def test_malformed_node_classes_fail_when_defined(body, message):

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import ValidationError
 
-from connectors_sdk import ConnectorExecutionError, NodeResult
+from connectors_sdk import ConnectorExecutionError, NodeResult, find_breaker_target
 from connectors_sdk.nodes.control import If, Transform
 from connectors_sdk.nodes.http import HttpRequest
 from connectors_sdk.nodes.log import Log
@@ -82,6 +82,21 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://API.example.com/v1/items?page=2", "api.example.com:443"),
+        ("http://example.com/", "example.com:80"),
+        ("http://127.0.0.1:8080/status", "127.0.0.1:8080"),
+        ("http://[::1]:9000/", "[::1]:9000"),
+        ("https://user:secret@example.com/", "example.com:443"),
+        ("http:///no-host", None),
+    ],
+)
+def test_http_breakers_are_kept_per_host_and_port_of_the_url(url, target):
+    assert find_breaker_target(HttpRequest, {"url": url}, {}) == target
 
 
 async def test_http_get_decodes_a_json_body(server_url):

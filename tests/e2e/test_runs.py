@@ -17,6 +17,17 @@ def nodes_by_id(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {node["nodeId"]: node for node in run["nodes"]}
 
 
+def failing_call(http_peer: HttpPeer, **fields: Any) -> dict[str, Any]:
+    """A node whose every attempt gets a 503, three attempts 100 ms apart."""
+    return {
+        "id": "call",
+        "type": "core.http",
+        "config": {"url": http_peer.url("/status/503")},
+        "retry": {"max_attempts": 3, "initial_interval": "100ms", "backoff": 1.0},
+        **fields,
+    }
+
+
 async def test_published_workflow_runs_to_success_with_node_outputs(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
@@ -138,12 +149,7 @@ async def test_failing_node_is_retried_then_fails_the_run(
     flow = definition(
         "always-fails",
         nodes=[
-            {
-                "id": "call",
-                "type": "core.http",
-                "config": {"url": http_peer.url("/status/503")},
-                "retry": {"max_attempts": 3, "initial_interval": "100ms", "backoff": 1.0},
-            },
+            failing_call(http_peer),
             {"id": "after", "type": "core.transform", "config": {"value": {"never": True}}},
         ],
         edges=[{"from": "call", "to": "after"}],
@@ -158,6 +164,28 @@ async def test_failing_node_is_retried_then_fails_the_run(
     assert "503" in nodes["call"]["error"]
     assert nodes["after"]["status"] == "SKIPPED"
     assert http_peer.hits["/status/503"] == 3
+
+
+async def test_node_whose_circuit_breaker_opens_fails_fast_with_an_error_that_says_so(
+    sqlite_stack: Stack, http_peer: HttpPeer
+) -> None:
+    flow = definition(
+        "breaker-opens",
+        nodes=[failing_call(http_peer, breaker={"failures": 2, "cool_down": "1m"})],
+        edges=[],
+    )
+    run = await sqlite_stack.run_to_end(flow)
+
+    assert run["status"] == "FAILED", run
+    call = nodes_by_id(run)["call"]
+    assert call["attempts"] == 3
+    host = http_peer.base_url.removeprefix("http://")
+    assert call["error"].startswith(
+        f"circuit open for core.http at {host} after 2 failures in a row"
+    ), call["error"]
+    assert "until it half-opens at" in call["error"]
+    # The third attempt failed at once, without reaching the peer.
+    assert http_peer.hits["/status/503"] == 2
 
 
 async def test_client_error_is_not_retried(stack: Stack, http_peer: HttpPeer) -> None:

@@ -107,4 +107,5 @@ def node_request(rt: Runtime, node: NodeSpec, prepared: Prepared) -> RunNodeInpu
         timeout_seconds=node.timeout.total_seconds(),
         protocol=rt.run.protocol,
         iteration=rt.scope.iteration,
+        breaker=node.breaker,
     )
