@@ -85,6 +85,18 @@ async def settled(stack: Stack, control_id: str) -> ControlRequest:
     return row
 
 
+async def paused(stack: Stack, run_id: str) -> dict[str, Any]:
+    """The run once it shows PAUSED: its workflow's events travel apart from the agent's
+    report of the request, and may come after it."""
+
+    async def shown() -> dict[str, Any] | None:
+        run = await stack.run(run_id)
+        return run if run["status"] == "PAUSED" else None
+
+    run: dict[str, Any] = await assert_eventually(shown, within=30)
+    return run
+
+
 async def recorded_request(stack: Stack, run_id: str, action: str, **fields: Any) -> ControlRequest:
     """A request as the control plane records one, left for the test to publish."""
     now = datetime.now(UTC)
@@ -141,7 +153,7 @@ async def test_a_pause_is_delivered_once_and_its_outcome_reported(
 
     row = await settled(stack, control_id)
     assert (row.status, row.reason) == (ControlStatus.APPLIED, None)
-    assert (await stack.run(run_id))["status"] == "PAUSED"
+    await paused(stack, run_id)
     assert await count_of(stack, run_id, "run.paused") == 1
     assert await count_of(stack, run_id, "control.applied") == 1
     assert await dead_letters(stack) == []
@@ -154,6 +166,7 @@ async def test_a_redelivered_control_message_gets_the_first_answer(
     run_id = await started_with_slow_node(stack, http_peer, 60)
     control_id = await pause(stack, run_id)
     await settled(stack, control_id)
+    await paused(stack, run_id)
     # The same stream message (same sequence), handed to an agent a second time, as
     # JetStream does when an agent died before its acknowledgement.
     sub = await stack.nats.jetstream().pull_subscribe(
@@ -203,6 +216,7 @@ async def test_a_control_message_published_again_is_dead_lettered_as_replayed(
     run_id = await started_with_slow_node(stack, http_peer, 60)
     control_id = await pause(stack, run_id)
     await settled(stack, control_id)
+    await paused(stack, run_id)
     [original] = await messages_on(stack.nats, control_subject(stack.pool))
 
     # Under another message id, as after JetStream's duplicate window.
@@ -309,7 +323,6 @@ async def test_a_control_message_for_a_run_not_started_yet_is_applied_once_it_st
 
     row = await settled(stack, control_id)
     assert row.status == ControlStatus.APPLIED
-    paused = await stack.run(run.id)
-    assert paused["status"] == "PAUSED"
-    assert "after" not in {n["nodeId"] for n in paused["nodes"]}
+    held = await paused(stack, run.id)
+    assert "after" not in {n["nodeId"] for n in held["nodes"]}
     assert await dead_letters(stack) == []

@@ -164,6 +164,12 @@ async def test_runs_pause_resume_and_cancel_say_what_became_of_each_request(
     assert code == 0, out
     assert out.strip() == f"pause of run {run_id}: APPLIED"
 
+    async def paused() -> bool:
+        # The run's own events follow the request's outcome.
+        return (await stack.run(run_id))["status"] == "PAUSED"
+
+    await assert_eventually(paused)
+
     code, out = await flowforge(stack, "runs", "resume", run_id)
     assert code == 0, out
     assert out.startswith(f"resume of run {run_id}: PENDING (until ")
