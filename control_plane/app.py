@@ -16,10 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from connectors_sdk import NodeRegistry
-from control_plane.auth import bearer_token, ensure_token, token_is_valid
+from control_plane.auth import bearer_token, ensure_token, token_id
 from control_plane.db.engine import create_engine, migrate, session_factory
 from control_plane.dispatch import Dispatcher
 from control_plane.errors import UnauthenticatedError
@@ -41,6 +42,9 @@ from data_plane.protocol import (
 
 logger = logging.getLogger(__name__)
 
+# Where the endpoint leaves the id of the request's API token for the GraphQL context.
+API_TOKEN_ID = "flowforge.api_token_id"
+
 
 class FlowForgeGraphQL(GraphQL[Context, None]):
     def __init__(self, services: Services) -> None:
@@ -48,8 +52,9 @@ class FlowForgeGraphQL(GraphQL[Context, None]):
         super().__init__(schema, subscription_protocols=(), graphql_ide=None)
         self.services = services
 
-    async def get_context(self, request: object, response: object) -> Context:
-        return Context(self.services)
+    async def get_context(self, request: Request | WebSocket, response: object) -> Context:
+        # Set by `GraphQLEndpoint` once the token checked out.
+        return Context(self.services, request.scope.get("state", {}).get(API_TOKEN_ID))
 
     def encode_json(self, data: object) -> bytes:
         return encode_within(data, self.services.settings.limits.max_response_bytes)
@@ -76,10 +81,11 @@ class GraphQLEndpoint:
         if wants_ide:
             await (await self.ide.page(request))(scope, receive, send)
             return
-        refusal = await _refuse_unauthenticated(self.app.services, request)
-        if refusal is not None:
-            await refusal(scope, receive, send)
+        authenticated = await _authenticate(self.app.services, request)
+        if isinstance(authenticated, Response):
+            await authenticated(scope, receive, send)
             return
+        scope.setdefault("state", {})[API_TOKEN_ID] = authenticated
         if request.method == "POST":
             try:
                 receive = await read_checked_body(request, self.app.services.settings.limits)
@@ -178,12 +184,14 @@ async def _provision(bus: Bus, settings: ControlPlaneSettings, done: asyncio.Eve
         await asyncio.sleep(0.5)
 
 
-async def _refuse_unauthenticated(services: Services, request: Request) -> Response | None:
+async def _authenticate(services: Services, request: Request) -> str | Response:
+    """The id of the request's API token, or the response that refuses the request."""
     token = bearer_token(request.headers.get("authorization"))
     if token is not None:
         async with services.sessions() as session:
-            if await token_is_valid(session, token):
-                return None
+            found = await token_id(session, token)
+        if found is not None:
+            return found
         message = "the API token is not valid; check FLOWFORGE_TOKEN or <data dir>/admin-token"
     else:
         message = "missing API token: send the header 'Authorization: Bearer <token>'"

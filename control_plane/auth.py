@@ -24,11 +24,10 @@ async def ensure_token(session: AsyncSession, name: str, token: str) -> None:
         session.add(ApiToken(name=name, token_sha256=digest))
 
 
-async def token_is_valid(session: AsyncSession, token: str) -> bool:
+async def token_id(session: AsyncSession, token: str) -> str | None:
+    """The id of the registered API token `token`, None if it is not one."""
     digest = hash_token(token)
-    return (
-        await session.scalar(select(ApiToken.id).where(ApiToken.token_sha256 == digest))
-    ) is not None
+    return await session.scalar(select(ApiToken.id).where(ApiToken.token_sha256 == digest))
 
 
 def bearer_token(authorization: str | None) -> str | None:

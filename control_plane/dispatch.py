@@ -1,4 +1,4 @@
-"""Signing run descriptors and publishing them to the data plane.
+"""Signing run descriptors and control messages and publishing them to the data plane.
 
 A run row is committed first (QUEUED, `dispatched_at` empty) and published after; the
 sweep re-publishes any run whose publish did not complete (a crash, NATS down), so a run
@@ -6,27 +6,45 @@ is never lost. `Nats-Msg-Id` = run id and the agent's workflow id = run id make 
 publish harmless. A run that can never be published (its signed descriptor would be over
 the bus's maximum message size, or cannot be serialised) fails at once with the reason,
 so that neither it nor the runs queued after it wait for ever.
+
+Control requests (cancel, pause, resume) travel the same way: row first, message after,
+the sweep for what was not published, `Nats-Msg-Id` = control id, and the run's workflow
+applies a control id once. The message is built from the row alone, so every publish of
+a request is the same signed message, with the same expiry. The sweep also marks the
+requests past their expiry UNDELIVERED.
 """
 
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from control_plane.db.models import Project, Run, Workflow, WorkflowVersion
+from control_plane.db.models import (
+    ControlRequest,
+    ControlStatus,
+    Project,
+    Run,
+    Workflow,
+    WorkflowVersion,
+)
+from control_plane.runs.control import expire
 from control_plane.runs.progress import fail_run
 from data_plane.errors import BusUnavailableError, MessageTooLargeError
 from data_plane.protocol import (
     PROTOCOL_VERSION,
     Bus,
     ChildWorkflow,
+    ControlMessage,
     RunDescriptor,
     RunStatus,
+    control_subject,
     runs_subject,
+    sign_control,
     sign_descriptor,
 )
 
@@ -91,10 +109,44 @@ class Dispatcher:
             subworkflows=await _called(session, run),
         )
 
+    async def dispatch_control(self, control_id: str) -> None:
+        """Publish the request's signed control message and record that NATS accepted it.
+
+        Raises:
+            BusUnavailableError: not connected to NATS (the sweep tries again).
+        """
+        async with self._sessions.begin() as session:
+            request = await session.get(ControlRequest, control_id)
+            now = datetime.now(UTC)
+            if (
+                request is None
+                or request.dispatched_at is not None
+                or request.status != ControlStatus.PENDING
+                or request.expires_at <= now
+            ):
+                return
+            run = await session.get_one(Run, request.run_id)
+            message = control_message(request, run.pool)
+            await self._bus.publish(
+                control_subject(run.pool),
+                sign_control(message, self._key),
+                headers={"Nats-Msg-Id": request.id},
+            )
+            request.dispatched_at = now
+        logger.info(
+            "dispatched the %s of run %s (control %s)",
+            message.action,
+            run.id,
+            control_id,
+            extra={"run_id": run.id},
+        )
+
     async def sweep(self, older_than: timedelta = timedelta(seconds=2)) -> int:
-        """Publish every queued run whose earlier publish did not complete; one run that
-        fails to publish never holds back the others."""
-        cutoff = datetime.now(UTC) - older_than
+        """Publish every queued run and pending control request whose earlier publish did
+        not complete, then mark the requests past their expiry UNDELIVERED; one that fails
+        to publish never holds back the others. Returns how many were published."""
+        now = datetime.now(UTC)
+        cutoff = now - older_than
         async with self._sessions() as session:
             run_ids = (
                 await session.scalars(
@@ -105,14 +157,25 @@ class Dispatcher:
                     )
                 )
             ).all()
-        for run_id in run_ids:
-            try:
-                await self.dispatch(run_id)
-            except BusUnavailableError:
-                return 0
-            except Exception:
-                logger.exception("could not dispatch run %s; the next sweep retries", run_id)
-        return len(run_ids)
+            control_ids = (
+                await session.scalars(
+                    select(ControlRequest.id)
+                    .where(
+                        ControlRequest.dispatched_at.is_(None),
+                        ControlRequest.status == ControlStatus.PENDING,
+                        ControlRequest.requested_at < cutoff,
+                        ControlRequest.expires_at > now,
+                    )
+                    .order_by(ControlRequest.requested_at)
+                )
+            ).all()
+        published = await _each(run_ids, self.dispatch, "run")
+        published += await _each(control_ids, self.dispatch_control, "control request")
+        async with self._sessions.begin() as session:
+            undelivered = await expire(session, now)
+        if undelivered:
+            logger.warning("%d control requests expired undelivered", undelivered)
+        return published
 
     async def sweep_forever(self, interval: float) -> None:
         while True:
@@ -121,6 +184,34 @@ class Dispatcher:
             except Exception:
                 logger.exception("dispatch sweep failed; retrying in %.0f s", interval)
             await asyncio.sleep(interval)
+
+
+def control_message(request: ControlRequest, pool: str) -> ControlMessage:
+    """The control message of a request, made from the row alone (so the same each time)."""
+    return ControlMessage.model_validate(
+        {
+            "protocol": PROTOCOL_VERSION,
+            "control_id": request.id,
+            "run_id": request.run_id,
+            "pool": pool,
+            "action": request.action,
+            "compensate": request.compensate,
+            "issued_at": request.requested_at,
+            "expires_at": request.expires_at,
+        }
+    )
+
+
+async def _each(ids: Sequence[str], dispatch: Callable[[str], Awaitable[None]], what: str) -> int:
+    """Dispatch each id in turn; how many were tried before NATS went away, if it did."""
+    for done, item in enumerate(ids):
+        try:
+            await dispatch(item)
+        except BusUnavailableError:
+            return done
+        except Exception:
+            logger.exception("could not dispatch %s %s; the next sweep retries", what, item)
+    return len(ids)
 
 
 async def _called(session: AsyncSession, run: Run) -> dict[str, ChildWorkflow]:

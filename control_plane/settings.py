@@ -11,6 +11,7 @@ from control_plane.limits import LimitSettings
 from data_plane.protocol import (
     ARTEFACT_BUCKET,
     BUCKET_PATTERN,
+    CONTROL_RETENTION_SECONDS,
     DEFAULT_MAX_ARTEFACT_BYTES,
     DEFAULT_POOL,
     POOL_PATTERN,
@@ -52,6 +53,15 @@ class ControlPlaneSettings(BaseSettings):
         gt=0,
         description="How long a dispatched run may wait for an agent before it expires.",
     )
+    control_ttl_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        le=CONTROL_RETENTION_SECONDS,
+        description="How long a cancel, pause or resume may wait for the run's data plane "
+        "(for example while it is down) before it expires; the API then shows it "
+        f"UNDELIVERED. At most {CONTROL_RETENTION_SECONDS:.0f} s (7 days), as long as the "
+        "control stream keeps a message.",
+    )
     pools: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Worker pools besides the default one (comma-separated in the "
@@ -59,7 +69,9 @@ class ControlPlaneSettings(BaseSettings):
         "ingests their events.",
     )
     redispatch_interval: float = Field(
-        5.0, description="Seconds between sweeps that re-publish runs never acknowledged by NATS."
+        5.0,
+        description="Seconds between sweeps that re-publish runs and control requests never "
+        "acknowledged by NATS, and mark control requests past their expiry UNDELIVERED.",
     )
     artefact_store: ArtefactStoreKind = Field(
         "nats",

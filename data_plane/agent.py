@@ -1,4 +1,5 @@
-"""The agent: pulls signed run descriptors from JetStream and starts them on Temporal.
+"""The agent: pulls signed run descriptors from JetStream and starts them on Temporal,
+and delivers the pool's control messages to the runs (`controls.py`).
 
 A descriptor is acknowledged only once Temporal has accepted the start (or already has a
 workflow with that run id), so a crash at any point means redelivery, never loss, and a
@@ -18,6 +19,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
+from data_plane.controls import ControlReceiver
 from data_plane.errors import DescriptorRejectedError
 from data_plane.messages import ChildRun, DagRunInput
 from data_plane.outbox import EventOutbox
@@ -58,11 +60,15 @@ class Agent:
         self._registry = registry
         self._trusted_keys = trusted_keys
         self._pool = pool
+        self._controls = ControlReceiver(bus, outbox, temporal, trusted_keys, pool)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Pull and handle descriptors until `stop` is set."""
+        """Pull and handle descriptors and control messages until `stop` is set."""
         logger.info("agent pulling %s", runs_subject(self._pool))
-        await consume(self._bus, RUNS_STREAM, agent_consumer(self._pool), self._handle_all, stop)
+        await asyncio.gather(
+            consume(self._bus, RUNS_STREAM, agent_consumer(self._pool), self._handle_all, stop),
+            self._controls.run(stop),
+        )
 
     async def _handle_all(self, messages: list[Msg]) -> None:
         for message in messages:
@@ -75,14 +81,7 @@ class Agent:
 
     async def handle(self, message: Msg) -> None:
         try:
-            descriptor = verify_descriptor(message.data, self._trusted_keys)
-            if descriptor.pool != self._pool:
-                raise DescriptorRejectedError(
-                    "wrong_pool",
-                    f"run {descriptor.run_id} is for pool {descriptor.pool!r}, "
-                    f"not this agent's {self._pool!r}",
-                    descriptor,
-                )
+            descriptor = verify_descriptor(message.data, self._trusted_keys, pool=self._pool)
             plan = self._plan(descriptor)
             children = self._children(descriptor)
         except (DescriptorRejectedError, DefinitionInvalidError) as exc:

@@ -1,7 +1,9 @@
 """Errors raised by the data plane.
 
 DataPlaneError
- ├── DescriptorRejectedError   a run descriptor failed verification (never executed)
+ ├── SignedMessageRejectedError  a signed message that must not be acted on
+ │    ├── DescriptorRejectedError  a run descriptor failed verification (never executed)
+ │    └── ControlRejectedError     a control message refused (never applied)
  ├── SettingsError             the agent/worker was configured wrongly
  ├── BusUnavailableError       not connected to NATS at the moment
  ├── MessageTooLargeError      a message over the server's maximum payload
@@ -20,14 +22,23 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from data_plane.protocol.models import RunDescriptor
+    from data_plane.protocol.models import ControlMessage, RunDescriptor
 
 
 class DataPlaneError(Exception):
     code = "data_plane_error"
 
 
-class DescriptorRejectedError(DataPlaneError):
+class SignedMessageRejectedError(DataPlaneError):
+    """A signed message of the control plane that must not be acted on; `code` says why
+    (the codes of `data_plane.protocol.signing`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DescriptorRejectedError(SignedMessageRejectedError):
     """A descriptor that must not run; `code` says why.
 
     `descriptor` is set when the signature held (expired, hash mismatch, wrong pool): the
@@ -35,9 +46,20 @@ class DescriptorRejectedError(DataPlaneError):
     """
 
     def __init__(self, code: str, message: str, descriptor: "RunDescriptor | None" = None) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(code, message)
         self.descriptor = descriptor
+
+
+class ControlRejectedError(SignedMessageRejectedError):
+    """A control message that is not applied; `code` says why.
+
+    `control` is set when the signature held (expired, wrong pool, replayed, or refused by
+    the run): the request it names is genuine.
+    """
+
+    def __init__(self, code: str, message: str, control: "ControlMessage | None" = None) -> None:
+        super().__init__(code, message)
+        self.control = control
 
 
 class SettingsError(DataPlaneError):

@@ -257,6 +257,7 @@ async def running_stack(
     other_pools: Sequence[str] = (),
     data_plane_command: Sequence[str] | None = None,
     data_plane_options: Mapping[str, Any] | None = None,
+    control_plane_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
@@ -266,7 +267,8 @@ async def running_stack(
     would in production, and likewise the data plane with `data_plane_command`
     (`FLOWFORGE_DP_*`; its log is `data_dir/data-plane.log`); otherwise each runs in this
     process. The control plane also serves `other_pools` (no data plane is started for
-    them). `data_plane_options` are further data-plane settings (e.g. the artefact store's).
+    them). `data_plane_options` are further data-plane settings (e.g. the artefact store's),
+    `control_plane_options` further control-plane settings (e.g. the control expiry).
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -280,7 +282,7 @@ async def running_stack(
         admin_token=SecretStr(token),
         default_pool=pool,
         pools=list(other_pools),
-        redispatch_interval=0.5,
+        **{"redispatch_interval": 0.5, **(control_plane_options or {})},
     )
     dp_settings = DataPlaneSettings(
         pool=pool,

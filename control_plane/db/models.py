@@ -6,10 +6,12 @@ backend (SQLite returns naive values otherwise).
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -184,6 +186,44 @@ class RunEventRecord(Base):
     node_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ControlStatus(StrEnum):
+    """What became of a control request: PENDING until the data plane reports it applied
+    or refused, or until it expires undelivered. A report from the data plane is final;
+    UNDELIVERED is the control plane's own conclusion, which a report of a delivery made
+    in time (the clocks of the planes differ a little) still corrects."""
+
+    PENDING = "PENDING"
+    APPLIED = "APPLIED"
+    REFUSED = "REFUSED"
+    UNDELIVERED = "UNDELIVERED"
+
+
+class ControlRequest(Base):
+    """A cancel, pause or resume of a run, sent to its pool as a signed control message
+    (`data_plane.protocol.ControlMessage`, control id = this row's id)."""
+
+    __tablename__ = "control_requests"
+    __table_args__ = (
+        Index("ix_control_requests_run", "run_id", "requested_at"),
+        Index("ix_control_requests_pending", "status", "dispatched_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    compensate: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=ControlStatus.PENDING)
+    # Why it was refused or not delivered.
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Who asked: the id of the API token the request came with.
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # When NATS accepted its control message; the sweep publishes rows without it.
+    dispatched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    settled_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ApiToken(Base):

@@ -9,8 +9,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from connectors_sdk import NodeRegistry
-from control_plane.db.models import WorkflowVersion
+from control_plane.db.models import ControlRequest, WorkflowVersion
 from control_plane.dispatch import Dispatcher
+from control_plane.runs.control import requests_of
 from control_plane.runs.executions import (
     ExecutionPage,
     NodeSummary,
@@ -41,14 +42,23 @@ class ExecutionPageKey(NamedTuple):
 @dataclass
 class Context:
     services: Services
+    # The id of the API token the request came with (the only identity auth knows yet).
+    api_token_id: str | None = None
     node_summaries: DataLoader[str, list[NodeSummary]] = field(init=False)
     executions: DataLoader[ExecutionPageKey, ExecutionPage] = field(init=False)
     versions: DataLoader[str, list[WorkflowVersion]] = field(init=False)
+    control_requests: DataLoader[str, list[ControlRequest]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.node_summaries = DataLoader(load_fn=self._load_node_summaries)
         self.executions = DataLoader(load_fn=self._load_executions)
         self.versions = DataLoader(load_fn=self._load_versions)
+        self.control_requests = DataLoader(load_fn=self._load_control_requests)
+
+    @property
+    def requested_by(self) -> str:
+        """Who a request is recorded as made by."""
+        return self.api_token_id or "api-token"
 
     async def _load_versions(self, workflow_ids: Sequence[str]) -> list[list[WorkflowVersion]]:
         async with self.services.sessions() as session:
@@ -58,6 +68,11 @@ class Context:
     async def _load_node_summaries(self, run_ids: Sequence[str]) -> list[list[NodeSummary]]:
         async with self.services.sessions() as session:
             found = await node_summaries_of(session, run_ids)
+        return [found[run_id] for run_id in run_ids]
+
+    async def _load_control_requests(self, run_ids: Sequence[str]) -> list[list[ControlRequest]]:
+        async with self.services.sessions() as session:
+            found = await requests_of(session, run_ids)
         return [found[run_id] for run_id in run_ids]
 
     async def _load_executions(self, keys: Sequence[ExecutionPageKey]) -> list[ExecutionPage]:

@@ -1,12 +1,17 @@
 import logging
+from datetime import UTC, datetime, timedelta
 
 import strawberry
 from strawberry.scalars import JSON
 
+from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
-from control_plane.runs import service
-from control_plane.runs.types import Run
+from control_plane.graphql.results import NotFound
+from control_plane.runs import control, service
+from control_plane.runs.types import ControlRequest, ControlRunResult, Run
+from control_plane.workflows.types import DefinitionIssue, ValidationFailed
+from data_plane.protocol import ControlAction
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +49,56 @@ class Mutation:
                 # The run is committed: the dispatch sweep publishes it once NATS answers.
                 logger.warning("run %s queued; dispatch deferred", run.id, exc_info=True)
         return Run.from_row(run)
+
+    @strawberry.mutation(
+        description="Ask the run's data plane to cancel the run: waits end, running nodes "
+        "are cancelled and, with compensate, the compensations of its completed nodes run. "
+        "Follow the request in Run.controlRequests."
+    )
+    @graphql_errors
+    async def cancel_run(
+        self, info: Info, id: strawberry.ID, compensate: bool = False
+    ) -> ControlRunResult:
+        return await _request_control(info, id, "cancel", compensate)
+
+    @strawberry.mutation(
+        description="Ask the run's data plane to pause the run: running nodes finish, none "
+        "starts until resumeRun."
+    )
+    @graphql_errors
+    async def pause_run(self, info: Info, id: strawberry.ID) -> ControlRunResult:
+        return await _request_control(info, id, "pause")
+
+    @strawberry.mutation(description="Ask the run's data plane to resume a paused run.")
+    @graphql_errors
+    async def resume_run(self, info: Info, id: strawberry.ID) -> ControlRunResult:
+        return await _request_control(info, id, "resume")
+
+
+async def _request_control(
+    info: Info, run_id: str, action: ControlAction, compensate: bool = False
+) -> ControlRunResult:
+    services = info.context.services
+    ttl = timedelta(seconds=services.settings.control_ttl_seconds)
+    try:
+        async with services.sessions.begin() as session:
+            request = await control.request_control(
+                session,
+                run_id,
+                action,
+                compensate,
+                info.context.requested_by,
+                datetime.now(UTC),
+                ttl,
+            )
+    except NotFoundError as exc:
+        return NotFound(message=str(exc))
+    except InvalidInputError as exc:
+        issue = DefinitionIssue(node_id=None, field=exc.field or "id", message=str(exc))
+        return ValidationFailed(errors=[issue])
+    try:
+        await services.dispatcher.dispatch_control(request.id)
+    except Exception:
+        # The request is committed: the dispatch sweep publishes it once NATS answers.
+        logger.warning("control %s recorded; dispatch deferred", request.id, exc_info=True)
+    return ControlRequest.from_row(request)

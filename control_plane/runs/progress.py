@@ -10,8 +10,9 @@ guaranteed order across them: the table is what makes the end state the same wha
 order they arrive in.
 
 One row leaves a terminal status on purpose: `node.compensating` follows SUCCEEDED, since
-only a completed node is compensated. `control.*` events are about a control message,
-not a status: their rows move nothing.
+only a completed node is compensated. `control.*` events are about a control request,
+not a status: their rows move nothing, and `apply_events` settles the request they name
+instead (`control.py`).
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +23,15 @@ from typing import Final, TypeVar
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from control_plane.db.models import NodeRun, Run, RunEventRecord, Workflow, WorkflowVersion
+from control_plane.db.models import (
+    ControlRequest,
+    NodeRun,
+    Run,
+    RunEventRecord,
+    Workflow,
+    WorkflowVersion,
+)
+from control_plane.runs.control import settle
 from data_plane.protocol import (
     TERMINAL_RUN_STATUSES,
     EventKind,
@@ -172,8 +181,10 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
     Events already applied (by id) and events of unknown runs are skipped. An event about
     a run whose descriptor does not name `pool` is refused (and not remembered, so that it
     cannot shadow the genuine event with the same id). A node event applies to one
-    execution, keyed by (run, node, iteration). Only the rows a batch touches are read, a
-    few queries per thousand events: a run with many iterations costs no more per batch.
+    execution, keyed by (run, node, iteration); a control event to the control request
+    it names, if that request is of its run, and never to the run. Only the rows a batch
+    touches are read, a few queries per thousand events: a run with many iterations costs
+    no more per batch.
     """
     seen: set[str] = set()
     for ids in _chunks({e.event_id for e in events}):
@@ -195,6 +206,15 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
         key = tuple_(NodeRun.run_id, NodeRun.node_id, NodeRun.iteration)
         query = select(NodeRun).where(key.in_(keys)).order_by(NodeRun.id).with_for_update()
         nodes.update(((n.run_id, n.node_id, n.iteration), n) for n in await session.scalars(query))
+    controls: dict[str, ControlRequest] = {}
+    for ids in _chunks({e.control_id for e in events if _is_control_event(e) and e.control_id}):
+        requests = (
+            select(ControlRequest)
+            .where(ControlRequest.id.in_(ids))
+            .order_by(ControlRequest.id)
+            .with_for_update()
+        )
+        controls.update((c.id, c) for c in await session.scalars(requests))
     applied = 0
     refused: list[RunEvent] = []
     for event in events:
@@ -215,6 +235,12 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
                 at=event.at,
             )
         )
+        if _is_control_event(event):
+            # Only a request of this very run: a pool settles requests of its runs only.
+            request = controls.get(event.control_id or "")
+            if request is not None and request.run_id == run.id:
+                settle(request, event)
+            continue
         apply_run_event(run, event)
         if _is_node_event(event):
             execution = _execution(event)
@@ -277,6 +303,10 @@ async def _adopt_children(
         )
         session.add(child)
         runs[child.id] = child
+
+
+def _is_control_event(event: RunEvent) -> bool:
+    return event.kind in ("control.applied", "control.refused")
 
 
 def _is_node_event(event: RunEvent) -> bool:

@@ -1,13 +1,19 @@
 from datetime import datetime
+from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
+from control_plane.db.models import ControlRequest as ControlRequestRow
+from control_plane.db.models import ControlStatus
 from control_plane.db.models import NodeRun as NodeRunRow
 from control_plane.db.models import Run as RunRow
 from control_plane.graphql.context import ExecutionPageKey, Info
 from control_plane.graphql.errors import graphql_errors
+from control_plane.graphql.results import NotFound
 from control_plane.runs.executions import NodeSummary, check_page_size, decode_execution_cursor
+from control_plane.workflows.types import ValidationFailed
 from data_plane.protocol import NodeStatus, RunStatus
 
 # The GraphQL enums are the protocol's own: the API shows the names the data plane reports.
@@ -18,6 +24,68 @@ strawberry.enum(
     "when a fixed worker picks it up.",
 )
 strawberry.enum(NodeStatus, description="Where one execution of a node is.")
+strawberry.enum(
+    ControlStatus,
+    description="What became of a control request: PENDING until the run's data plane "
+    "reports it APPLIED or REFUSED (reason says why), or UNDELIVERED when it expired "
+    "before the data plane took it.",
+)
+
+
+@strawberry.enum(description="What a control request asks of a run.")
+class ControlAction(Enum):
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+@strawberry.type(
+    description="A cancel, pause or resume of a run, sent to its data plane as a signed "
+    "control message."
+)
+class ControlRequest:
+    id: strawberry.ID
+    run_id: strawberry.ID
+    action: ControlAction
+    compensate: bool = strawberry.field(
+        description="A cancel that runs the compensations of the run's completed nodes."
+    )
+    status: ControlStatus
+    reason: str | None = strawberry.field(description="Why it was refused or undelivered.")
+    requested_by: str = strawberry.field(description="The id of the API token it came with.")
+    requested_at: datetime
+    expires_at: datetime = strawberry.field(
+        description="Until when the data plane may still take it."
+    )
+    dispatched_at: datetime | None = strawberry.field(
+        description="When the bus took its message; null until then."
+    )
+    settled_at: datetime | None = strawberry.field(
+        description="When it became APPLIED, REFUSED or UNDELIVERED."
+    )
+
+    @classmethod
+    def from_row(cls, row: ControlRequestRow) -> "ControlRequest":
+        return cls(
+            id=strawberry.ID(row.id),
+            run_id=strawberry.ID(row.run_id),
+            action=ControlAction(row.action),
+            compensate=row.compensate,
+            status=ControlStatus(row.status),
+            reason=row.reason,
+            requested_by=row.requested_by,
+            requested_at=row.requested_at,
+            expires_at=row.expires_at,
+            dispatched_at=row.dispatched_at,
+            settled_at=row.settled_at,
+        )
+
+
+# What cancelRun, pauseRun and resumeRun return: the request, or why there is none (no
+# such run; the action does not fit the run).
+ControlRunResult = Annotated[
+    ControlRequest | NotFound | ValidationFailed, strawberry.union("ControlRunResult")
+]
 
 
 @strawberry.type
@@ -184,6 +252,15 @@ class Run:
     @graphql_errors
     async def nodes(self, info: Info) -> list[NodeRun]:
         return [NodeRun.from_summary(s) for s in await info.context.node_summaries.load(self.id)]
+
+    @strawberry.field(
+        description="The cancel, pause and resume requests of the run, oldest first, each "
+        "with what became of it."
+    )
+    @graphql_errors
+    async def control_requests(self, info: Info) -> list[ControlRequest]:
+        rows = await info.context.control_requests.load(self.id)
+        return [ControlRequest.from_row(row) for row in rows]
 
 
 @strawberry.type

@@ -67,7 +67,10 @@ class DefinitionIssue:
         return cls(node_id=issue.node_id, field=issue.field, message=issue.message)
 
 
-@strawberry.type(description="The definition was refused; nothing was stored.")
+@strawberry.type(
+    description="The request was refused and nothing was stored: each issue names the "
+    "field (and, for a definition, the node) and why."
+)
 class ValidationFailed:
     errors: list[DefinitionIssue]
 

@@ -2,10 +2,11 @@
 
 The control plane imports only this package of the data plane, and it imports no
 `temporalio`. `models` holds the messages, `statuses` the status vocabulary, `signing`
-the descriptor signatures, `topology` the names on the bus and who may use them, `bus` the
-NATS link itself, `artefacts` the references that stand in for large values and the
-store interface, `object_store` that store on the bus's JetStream, `s3_store` that store on
-an S3-compatible service, `stores` the choice between them.
+the signatures of descriptors and control messages, `topology` the names on the bus and
+who may use them, `bus` the NATS link itself, `artefacts` the references that stand in
+for large values and the store interface, `object_store` that store on the bus's
+JetStream, `s3_store` that store on an S3-compatible service, `stores` the choice between
+them.
 """
 
 from data_plane.protocol.artefacts import (
@@ -34,6 +35,8 @@ from data_plane.protocol.models import (
     PROTOCOL_VERSION,
     SUPPORTED_PROTOCOLS,
     ChildWorkflow,
+    ControlAction,
+    ControlMessage,
     EventBatch,
     ParentLink,
     RunDescriptor,
@@ -46,7 +49,13 @@ from data_plane.protocol.models import (
 )
 from data_plane.protocol.object_store import NatsArtefactStore
 from data_plane.protocol.s3_store import ArtefactS3Settings, S3ArtefactStore
-from data_plane.protocol.signing import key_id_of, sign_descriptor, verify_descriptor
+from data_plane.protocol.signing import (
+    key_id_of,
+    sign_control,
+    sign_descriptor,
+    verify_control,
+    verify_descriptor,
+)
 from data_plane.protocol.statuses import (
     TERMINAL_NODE_STATUSES,
     TERMINAL_RUN_STATUSES,
@@ -63,6 +72,8 @@ from data_plane.protocol.topology import (
     ARTEFACT_BUCKET,
     BUCKET_PATTERN,
     CONTROL_PLANE_INBOX,
+    CONTROL_RETENTION_SECONDS,
+    CONTROL_STREAM,
     INGEST_CONSUMER,
     RUNS_STREAM,
     Permissions,
@@ -70,6 +81,8 @@ from data_plane.protocol.topology import (
     artefact_stream,
     artefact_stream_config,
     control_plane_permissions,
+    control_subject,
+    dead_control_subject,
     dead_events_subject,
     dead_runs_subject,
     dead_stream,
@@ -87,6 +100,8 @@ __all__ = [
     "BUCKET_PATTERN",
     "BYTES_MEDIA_TYPE",
     "CONTROL_PLANE_INBOX",
+    "CONTROL_RETENTION_SECONDS",
+    "CONTROL_STREAM",
     "DEFAULT_MAX_ARTEFACT_BYTES",
     "DEFAULT_POOL",
     "INGEST_CONSUMER",
@@ -106,6 +121,8 @@ __all__ = [
     "ArtefactStoreKind",
     "Bus",
     "ChildWorkflow",
+    "ControlAction",
+    "ControlMessage",
     "EventBatch",
     "EventKind",
     "NatsArtefactStore",
@@ -128,6 +145,8 @@ __all__ = [
     "check_artefact_settings",
     "consume",
     "control_plane_permissions",
+    "control_subject",
+    "dead_control_subject",
     "dead_events_subject",
     "dead_letter",
     "dead_runs_subject",
@@ -142,7 +161,9 @@ __all__ = [
     "pool_permissions",
     "provision_pools",
     "runs_subject",
+    "sign_control",
     "sign_descriptor",
     "task_queue",
+    "verify_control",
     "verify_descriptor",
 ]

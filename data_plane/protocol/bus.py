@@ -32,13 +32,17 @@ from connectors_sdk import canonical_json
 from data_plane.errors import BusUnavailableError, MessageTooLargeError
 from data_plane.protocol.models import EventBatch, RunEvent
 from data_plane.protocol.topology import (
+    CONTROL_STREAM,
+    CONTROL_STREAM_CONFIG,
     RUNS_STREAM,
     RUNS_STREAM_CONFIG,
     agent_consumer_config,
     artefact_stream_config,
+    control_subject,
     events_stream,
     ingest_consumer_config,
     pool_streams,
+    runs_subject,
 )
 
 logger = logging.getLogger(__name__)
@@ -317,13 +321,19 @@ async def provision_pools(
 
     Only the control plane may: pools have no right to the JetStream API beyond pulling
     from their own consumer and reading artefacts. Existing streams and consumers keep
-    their settings (an operator may have tuned them).
+    their settings (an operator may have tuned them), but gain the subjects a newer release
+    writes to (a dead-letter stream of a release without control messages gets
+    `ff.dead.control.<pool>`).
     """
     await _ensure_stream(js, RUNS_STREAM_CONFIG)
+    await _ensure_stream(js, CONTROL_STREAM_CONFIG)
     for pool in pools:
         for config in pool_streams(pool):
             await _ensure_stream(js, config)
-        await _ensure_consumer(js, RUNS_STREAM, agent_consumer_config(pool))
+        await _ensure_consumer(js, RUNS_STREAM, agent_consumer_config(pool, runs_subject(pool)))
+        await _ensure_consumer(
+            js, CONTROL_STREAM, agent_consumer_config(pool, control_subject(pool))
+        )
         await _ensure_consumer(js, events_stream(pool), ingest_consumer_config())
     # Last: the agents and the ingest wait for the streams and consumers above.
     artefacts = artefacts or artefact_stream_config()
@@ -336,11 +346,18 @@ async def provision_pools(
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> StreamConfig:
-    """The configuration of the stream, created with `config` if it did not exist."""
+    """The configuration of the stream, created with `config` if it did not exist, and
+    given the subjects of `config` it lacks if it did."""
     try:
-        return (await js.stream_info(str(config.name))).config
+        found = (await js.stream_info(str(config.name))).config
     except NotFoundError:
         return (await js.add_stream(config)).config
+    missing = [s for s in config.subjects or [] if s not in (found.subjects or [])]
+    if not missing:
+        return found
+    logger.info("adding subjects %s to the stream %s", ", ".join(missing), config.name)
+    found.subjects = [*(found.subjects or []), *missing]
+    return (await js.update_stream(found)).config
 
 
 async def _ensure_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:

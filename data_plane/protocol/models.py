@@ -1,4 +1,5 @@
-"""The messages of the wire contract: run descriptors, their envelope, run events.
+"""The messages of the wire contract: run descriptors and control messages, their
+envelope, run events.
 
 Light on purpose (pydantic and the SDK's canonical JSON only): the control plane imports it.
 Every field that crosses the bus is checked here, at the boundary, so that a message a
@@ -10,7 +11,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from connectors_sdk import canonical_json
 from data_plane.protocol.statuses import EventKind
@@ -104,6 +105,38 @@ def execution_key(node_id: str, iteration: str = "") -> str:
     return f"{node_id}@{iteration}" if iteration else node_id
 
 
+ControlAction = Literal["cancel", "pause", "resume"]
+
+
+class ControlMessage(BaseModel):
+    """A request of the control plane about one run, on `ff.control.<pool>`, signed in the
+    same envelope as descriptors.
+
+    `control_id` names the request (the control plane's row, the `Nats-Msg-Id`, the
+    `control_id` of the `control.*` event that reports what became of it); the run's
+    workflow applies each control id once, so a copy published again is refused as
+    replayed. Control messages exist since protocol 2.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: int = PROTOCOL_VERSION
+    control_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH)
+    run_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH)
+    pool: str = Field(pattern=POOL_PATTERN)
+    action: ControlAction
+    # cancel only: run the compensations of the run's completed nodes.
+    compensate: bool = False
+    issued_at: EventTime
+    expires_at: EventTime
+
+    @model_validator(mode="after")
+    def _compensate_only_a_cancel(self) -> "ControlMessage":
+        if self.compensate and self.action != "cancel":
+            raise ValueError(f"compensate: only a cancel compensates, not a {self.action}")
+        return self
+
+
 class ParentLink(BaseModel):
     """Where a sub-workflow's run comes from, on its `run.started` event: the control
     plane learns of the child run from it."""
@@ -156,9 +189,9 @@ class WaitInfo(BaseModel):
 class RunEvent(BaseModel):
     """A run or node transition reported by the data plane.
 
-    `event_id` is deterministic (run, execution key, kind, attempt), so a redelivered or
-    re-emitted event is recognised and applied once. `iteration` is the node's iteration
-    path, "" at top level (see `execution_key`).
+    `event_id` is deterministic (run, execution key or control id, kind, attempt), so a
+    redelivered or re-emitted event is recognised and applied once. `iteration` is the
+    node's iteration path, "" at top level (see `execution_key`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -186,7 +219,12 @@ class RunEvent(BaseModel):
         cls, run_id: str, kind: EventKind, at: datetime, node_id: str | None = None, **fields: Any
     ) -> "RunEvent":
         attempt = fields.get("attempt", 1)
-        key = execution_key(node_id, fields.get("iteration", "")) if node_id else "-"
+        if node_id:
+            key = execution_key(node_id, fields.get("iteration", ""))
+        else:
+            # Events about two control messages of one run are two events.
+            control_id = fields.get("control_id")
+            key = f"control:{control_id}" if control_id else "-"
         event_id = f"{run_id}:{key}:{kind}:{attempt}"
         return cls(event_id=event_id, run_id=run_id, kind=kind, at=at, node_id=node_id, **fields)
 

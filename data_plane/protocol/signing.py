@@ -1,16 +1,22 @@
-"""Signing run descriptors (control plane) and verifying them (agents).
+"""Signing the control plane's messages (run descriptors, control messages) and verifying
+them (agents): one envelope and one implementation for both.
 
-Envelope on `ff.runs.<pool>` (canonical JSON)::
+Envelope on `ff.runs.<pool>` and `ff.control.<pool>` (canonical JSON)::
 
-    {"key_id": "...", "payload": "<base64 canonical JSON of the descriptor>",
+    {"key_id": "...", "payload": "<base64 canonical JSON of the message>",
      "signature": "<base64>"}
+
+A descriptor's payload can never be read as a control message or the other way round:
+both models forbid fields they do not know and require fields the other lacks.
 
 Errors::
 
     DataPlaneError (data_plane.errors)
-     └── DescriptorRejectedError   code: malformed | unknown_key | bad_signature |
-                                         expired | hash_mismatch | unsupported_protocol |
-                                         wrong_pool (agent)
+     └── SignedMessageRejectedError   code, for both kinds: malformed | unknown_key |
+          │                           bad_signature | unsupported_protocol | expired |
+          │                           wrong_pool
+          ├── DescriptorRejectedError  also: hash_mismatch
+          └── ControlRejectedError     also (agent): replayed | run_ended | refused
 """
 
 import base64
@@ -18,15 +24,27 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from connectors_sdk import canonical_json, definition_sha256
-from data_plane.errors import DescriptorRejectedError
-from data_plane.protocol.models import SUPPORTED_PROTOCOLS, RunDescriptor, SignedEnvelope
+from data_plane.errors import (
+    ControlRejectedError,
+    DescriptorRejectedError,
+    SignedMessageRejectedError,
+)
+from data_plane.protocol.models import (
+    SUPPORTED_PROTOCOLS,
+    ControlMessage,
+    RunDescriptor,
+    SignedEnvelope,
+)
+
+_Signed = TypeVar("_Signed", RunDescriptor, ControlMessage)
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -37,57 +55,41 @@ def key_id_of(public_key: Ed25519PublicKey) -> str:
 
 def sign_descriptor(descriptor: RunDescriptor, private_key: Ed25519PrivateKey) -> bytes:
     """Serialise and sign a descriptor; returns the envelope bytes to publish."""
-    payload = canonical_json(descriptor.model_dump(mode="json"))
-    envelope = SignedEnvelope(
-        key_id=key_id_of(private_key.public_key()),
-        payload=base64.b64encode(payload).decode(),
-        signature=base64.b64encode(private_key.sign(payload)).decode(),
-    )
-    return canonical_json(envelope.model_dump())
+    return _seal(descriptor, private_key)
+
+
+def sign_control(control: ControlMessage, private_key: Ed25519PrivateKey) -> bytes:
+    """Serialise and sign a control message; returns the envelope bytes to publish. The
+    same message gives the same bytes (Ed25519 signatures are deterministic)."""
+    return _seal(control, private_key)
 
 
 def verify_descriptor(
     data: bytes,
     trusted_keys: Mapping[str, Ed25519PublicKey],
     now: datetime | None = None,
+    pool: str | None = None,
 ) -> RunDescriptor:
     """Check an envelope and return its descriptor.
 
     Raises:
         DescriptorRejectedError: the envelope is malformed, signed by a key that is not
-            trusted, its signature or definition hash does not match, or it has expired.
+            trusted, its signature or definition hash does not match, it has expired, or
+            it is for another pool than `pool` (when given).
     """
-    try:
-        envelope = SignedEnvelope.model_validate_json(data)
-        payload = base64.b64decode(envelope.payload, validate=True)
-        signature = base64.b64decode(envelope.signature, validate=True)
-    except (ValidationError, ValueError) as exc:
-        raise DescriptorRejectedError("malformed", f"not a signed run envelope: {exc}") from exc
-    key = trusted_keys.get(envelope.key_id)
-    if key is None:
-        raise DescriptorRejectedError(
-            "unknown_key",
-            f"signed by key id {envelope.key_id!r}, which this agent does not trust; "
-            "add the control plane's public key to the agent's trusted keys",
-        )
-    try:
-        key.verify(signature, payload)
-    except InvalidSignature as exc:
-        raise DescriptorRejectedError(
-            "bad_signature", f"signature does not match the payload (key id {envelope.key_id})"
-        ) from exc
-    try:
-        data = json.loads(payload)
-        _check_protocol(data)
-        descriptor = RunDescriptor.model_validate(data)
-    except (ValidationError, ValueError) as exc:
-        raise DescriptorRejectedError("malformed", f"signed payload is invalid: {exc}") from exc
+    descriptor = _open(data, trusted_keys, RunDescriptor, DescriptorRejectedError)
     now = now or datetime.now(UTC)
     if descriptor.expires_at <= now:
         raise DescriptorRejectedError(
             "expired",
             f"run {descriptor.run_id} expired at {descriptor.expires_at.isoformat()} "
             "before an agent of its pool took it",
+            descriptor,
+        )
+    if pool is not None and descriptor.pool != pool:
+        raise DescriptorRejectedError(
+            "wrong_pool",
+            f"run {descriptor.run_id} is for pool {descriptor.pool!r}, not this agent's {pool!r}",
             descriptor,
         )
     actual = definition_sha256(descriptor.definition)
@@ -100,14 +102,96 @@ def verify_descriptor(
     return descriptor
 
 
-def _check_protocol(data: object) -> None:
+def verify_control(
+    data: bytes,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    pool: str,
+    now: datetime | None = None,
+) -> ControlMessage:
+    """Check an envelope and return its control message, which must be for `pool`.
+
+    Raises:
+        ControlRejectedError: the envelope is malformed, signed by a key that is not
+            trusted, its signature does not match, it has expired, or it is for another
+            pool.
+    """
+    control = _open(data, trusted_keys, ControlMessage, ControlRejectedError)
+    now = now or datetime.now(UTC)
+    if control.expires_at <= now:
+        raise ControlRejectedError(
+            "expired",
+            f"the {control.action} of run {control.run_id} (control {control.control_id}) "
+            f"expired at {control.expires_at.isoformat()} before an agent of its pool took "
+            "it; request it again if it still applies",
+            control,
+        )
+    if control.pool != pool:
+        raise ControlRejectedError(
+            "wrong_pool",
+            f"control {control.control_id} is for pool {control.pool!r}, not this agent's {pool!r}",
+            control,
+        )
+    return control
+
+
+def _seal(message: BaseModel, private_key: Ed25519PrivateKey) -> bytes:
+    payload = canonical_json(message.model_dump(mode="json"))
+    envelope = SignedEnvelope(
+        key_id=key_id_of(private_key.public_key()),
+        payload=base64.b64encode(payload).decode(),
+        signature=base64.b64encode(private_key.sign(payload)).decode(),
+    )
+    return canonical_json(envelope.model_dump())
+
+
+_NOUNS = {RunDescriptor: "run descriptor", ControlMessage: "control message"}
+
+
+def _open(
+    data: bytes,
+    trusted_keys: Mapping[str, Ed25519PublicKey],
+    model: type[_Signed],
+    rejected: type[SignedMessageRejectedError],
+) -> _Signed:
+    """The message of a signed envelope, once its key is trusted, its signature holds and
+    its protocol is one this release reads; `rejected` (with its code) otherwise."""
+    noun = _NOUNS[model]
+    try:
+        envelope = SignedEnvelope.model_validate_json(data)
+        payload = base64.b64decode(envelope.payload, validate=True)
+        signature = base64.b64decode(envelope.signature, validate=True)
+    except (ValidationError, ValueError) as exc:
+        raise rejected("malformed", f"not a signed {noun} envelope: {exc}") from exc
+    key = trusted_keys.get(envelope.key_id)
+    if key is None:
+        raise rejected(
+            "unknown_key",
+            f"{noun} signed by key id {envelope.key_id!r}, which this agent does not trust; "
+            "add the control plane's public key to the agent's trusted keys",
+        )
+    try:
+        key.verify(signature, payload)
+    except InvalidSignature as exc:
+        raise rejected(
+            "bad_signature",
+            f"{noun}: the signature does not match the payload (key id {envelope.key_id})",
+        ) from exc
+    try:
+        body = json.loads(payload)
+        _check_protocol(body, noun, rejected)
+        return model.model_validate(body)
+    except (ValidationError, ValueError) as exc:
+        raise rejected("malformed", f"signed {noun} is invalid: {exc}") from exc
+
+
+def _check_protocol(body: Any, noun: str, rejected: type[SignedMessageRejectedError]) -> None:
     # Before the model: a newer protocol may have fields this release does not know.
-    version = data.get("protocol", 1) if isinstance(data, dict) else 1
+    version = body.get("protocol", 1) if isinstance(body, dict) else 1
     # Only a whole number names a version (True and "2" do not).
     if type(version) is not int or version not in SUPPORTED_PROTOCOLS:
         known = " and ".join(str(v) for v in sorted(SUPPORTED_PROTOCOLS))
-        raise DescriptorRejectedError(
+        raise rejected(
             "unsupported_protocol",
-            f"the descriptor speaks protocol {version!r}; this agent speaks protocol {known}: "
+            f"the {noun} speaks protocol {version!r}; this agent speaks protocol {known}: "
             "upgrade the pool's agents before the control plane",
         )

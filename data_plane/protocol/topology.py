@@ -5,8 +5,10 @@ credentials from the permissions, and both planes address messages with the same
 
     stream           subjects                                written by
     FF_RUNS          ff.runs.<pool>                          the control plane only
+    FF_CONTROL       ff.control.<pool>                       the control plane only
     FF_EVENTS_<pool> ff.events.<pool>                        that pool only
-    FF_DEAD_<pool>   ff.dead.runs.<pool>, ff.dead.events.<pool>  that pool / the control plane
+    FF_DEAD_<pool>   ff.dead.runs.<pool>, ff.dead.control.<pool>   that pool
+                     ff.dead.events.<pool>                   the control plane
     OBJ_<bucket>     $O.<bucket>.C.>, $O.<bucket>.M.>        every pool and the control plane
                      (the artefact bucket, FF_ARTEFACTS by default: see `artefact_stream_config`)
 
@@ -21,7 +23,10 @@ from dataclasses import dataclass
 from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
 
 RUNS_STREAM = "FF_RUNS"
+CONTROL_STREAM = "FF_CONTROL"
 WEEK = 7 * 24 * 3600.0
+# How long the control stream keeps a message: no control message may expire later.
+CONTROL_RETENTION_SECONDS = WEEK
 # A descriptor or event batch re-published within this window (same Nats-Msg-Id) is dropped
 # by the server; beyond it, Temporal's workflow id and the event ids deduplicate.
 DUPLICATE_WINDOW = 600.0
@@ -38,6 +43,10 @@ def runs_subject(pool: str) -> str:
     return f"ff.runs.{pool}"
 
 
+def control_subject(pool: str) -> str:
+    return f"ff.control.{pool}"
+
+
 def events_subject(pool: str) -> str:
     return f"ff.events.{pool}"
 
@@ -45,6 +54,11 @@ def events_subject(pool: str) -> str:
 def dead_runs_subject(pool: str) -> str:
     """Where refused descriptors of a pool are kept, with the reason in headers."""
     return f"ff.dead.runs.{pool}"
+
+
+def dead_control_subject(pool: str) -> str:
+    """Where control messages a pool refused are kept, with the reason in headers."""
+    return f"ff.dead.control.{pool}"
 
 
 def dead_events_subject(pool: str) -> str:
@@ -61,6 +75,7 @@ def dead_stream(pool: str) -> str:
 
 
 def agent_consumer(pool: str) -> str:
+    """The durable consumer of a pool's agents, in `FF_RUNS` and in `FF_CONTROL`."""
     return f"agent-{pool}"
 
 
@@ -96,6 +111,12 @@ def artefact_meta_subject(bucket: str, name: str) -> str:
 RUNS_STREAM_CONFIG = StreamConfig(
     name=RUNS_STREAM, subjects=["ff.runs.>"], max_age=WEEK, duplicate_window=DUPLICATE_WINDOW
 )
+CONTROL_STREAM_CONFIG = StreamConfig(
+    name=CONTROL_STREAM,
+    subjects=["ff.control.*"],
+    max_age=CONTROL_RETENTION_SECONDS,
+    duplicate_window=DUPLICATE_WINDOW,
+)
 
 
 def pool_streams(pool: str) -> list[StreamConfig]:
@@ -108,7 +129,11 @@ def pool_streams(pool: str) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=dead_stream(pool),
-            subjects=[dead_runs_subject(pool), dead_events_subject(pool)],
+            subjects=[
+                dead_runs_subject(pool),
+                dead_control_subject(pool),
+                dead_events_subject(pool),
+            ],
             max_age=4 * WEEK,
         ),
     ]
@@ -137,10 +162,11 @@ def artefact_stream_config(
     )
 
 
-def agent_consumer_config(pool: str) -> ConsumerConfig:
+def agent_consumer_config(pool: str, subject: str) -> ConsumerConfig:
+    """The agents' consumer of `subject` (`runs_subject(pool)`, `control_subject(pool)`)."""
     return ConsumerConfig(
         durable_name=agent_consumer(pool),
-        filter_subject=runs_subject(pool),
+        filter_subject=subject,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=AGENT_ACK_WAIT,
     )
@@ -165,8 +191,8 @@ def _artefact_writes(bucket: str) -> tuple[str, ...]:
 
 
 def pool_permissions(pool: str, artefact_bucket: str = ARTEFACT_BUCKET) -> Permissions:
-    """A pool's agents and workers: pull its own descriptors, report its own events, store
-    and read artefacts.
+    """A pool's agents and workers: pull its own descriptors and control messages, report
+    its own events, keep what it refused, store and read artefacts.
 
     No other JetStream API: a pool cannot create streams or consumers (a consumer of its
     own choosing could read another pool's descriptors, and a push consumer delivers to
@@ -174,14 +200,17 @@ def pool_permissions(pool: str, artefact_bucket: str = ARTEFACT_BUCKET) -> Permi
     plane creates them. So artefacts are read message by message (`STREAM.MSG.GET`), not
     through a consumer, and a pool cannot delete, purge or edit the artefact bucket.
     """
-    consumer = f"{RUNS_STREAM}.{agent_consumer(pool)}"
     artefacts = artefact_stream(artefact_bucket)
+    pulls = []
+    for stream in (RUNS_STREAM, CONTROL_STREAM):
+        consumer = f"{stream}.{agent_consumer(pool)}"
+        pulls += [f"$JS.API.CONSUMER.MSG.NEXT.{consumer}", f"$JS.ACK.{consumer}.>"]
     return Permissions(
         publish=(
             events_subject(pool),
             dead_runs_subject(pool),
-            f"$JS.API.CONSUMER.MSG.NEXT.{consumer}",
-            f"$JS.ACK.{consumer}.>",
+            dead_control_subject(pool),
+            *pulls,
             *_artefact_writes(artefact_bucket),
             f"$JS.API.STREAM.INFO.{artefacts}",
             f"$JS.API.STREAM.MSG.GET.{artefacts}",
@@ -191,12 +220,14 @@ def pool_permissions(pool: str, artefact_bucket: str = ARTEFACT_BUCKET) -> Permi
 
 
 def control_plane_permissions(artefact_bucket: str = ARTEFACT_BUCKET) -> Permissions:
-    """The control plane: the only publisher of descriptors, and JetStream's administrator
-    (it provisions every stream and consumer). It never publishes events; it may store
-    artefacts (a run input too large to travel inline) and read them all."""
+    """The control plane: the only publisher of descriptors and control messages, and
+    JetStream's administrator (it provisions every stream and consumer). It never publishes
+    events; it may store artefacts (a run input too large to travel inline) and read them
+    all."""
     return Permissions(
         publish=(
             "ff.runs.>",
+            "ff.control.>",
             "ff.dead.>",
             "$JS.API.>",
             "$JS.ACK.>",

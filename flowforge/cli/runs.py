@@ -1,4 +1,5 @@
-"""`flowforge run` and `flowforge runs ...`: start runs and look at them."""
+"""`flowforge run` and `flowforge runs ...`: start runs, look at them, cancel, pause and
+resume them."""
 
 import json as jsonlib
 import time
@@ -11,7 +12,7 @@ from flowforge.cli.client import GraphQLClient, connect, fail, print_json
 from flowforge.cli.options import DataDir, Json, Project, Token, Url
 from flowforge.cli.workflow import default_project
 
-app = typer.Typer(help="Show and list runs.", no_args_is_help=True)
+app = typer.Typer(help="Show, list, cancel, pause and resume runs.", no_args_is_help=True)
 
 RUN_FIELDS = """
 id workflowId version status pool input output error createdAt startedAt finishedAt
@@ -195,3 +196,112 @@ def list_runs(
         return
     for run in data:
         typer.echo(f"{run['id']}  {run['status']:<12}  v{run['version']}  {run['createdAt']}")
+
+
+CONTROL_FIELDS = "id runId action compensate status reason requestedAt expiresAt settledAt"
+CONTROL_RESULT = f"""
+  __typename
+  ... on ControlRequest {{ {CONTROL_FIELDS} }}
+  ... on NotFound {{ message }}
+  ... on ValidationFailed {{ errors {{ field message }} }}
+"""
+CANCEL = f"""mutation($id: ID!, $compensate: Boolean!) {{
+  result: cancelRun(id: $id, compensate: $compensate) {{ {CONTROL_RESULT} }} }}"""
+PAUSE = f"mutation($id: ID!) {{ result: pauseRun(id: $id) {{ {CONTROL_RESULT} }} }}"
+RESUME = f"mutation($id: ID!) {{ result: resumeRun(id: $id) {{ {CONTROL_RESULT} }} }}"
+CONTROL_REQUESTS = f"query($id: ID!) {{ run(id: $id) {{ controlRequests {{{CONTROL_FIELDS}}} }} }}"
+RunId = Annotated[str, typer.Argument(help="Run id.")]
+Wait = Annotated[
+    bool,
+    typer.Option("--wait", help="Wait until the data plane applied or refused the request."),
+]
+Timeout = Annotated[float, typer.Option(help="Seconds to wait with --wait.")]
+
+
+@app.command()
+def cancel(
+    run_id: RunId,
+    compensate: Annotated[
+        bool,
+        typer.Option("--compensate", help="Ask for the compensations of its completed nodes too."),
+    ] = False,
+    wait: Wait = False,
+    timeout: Timeout = 60.0,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """Cancel a run: waits end, running nodes are cancelled, nothing else starts.
+
+    Example: flowforge runs cancel 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed --compensate --wait
+    """
+    client = connect(url, token, data_dir)
+    _control(client, CANCEL, run_id, wait, timeout, json, compensate=compensate)
+
+
+def _control_command(name: str, mutation: str, summary: str) -> None:
+    """Register `flowforge runs <name> RUN_ID`, which sends `mutation`."""
+
+    def command(
+        run_id: RunId,
+        wait: Wait = False,
+        timeout: Timeout = 60.0,
+        url: Url = None,
+        token: Token = None,
+        data_dir: DataDir = None,
+        json: Json = False,
+    ) -> None:
+        _control(connect(url, token, data_dir), mutation, run_id, wait, timeout, json)
+
+    command.__doc__ = (
+        f"{summary}\n\nExample: flowforge runs {name} 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed --wait"
+    )
+    app.command(name)(command)
+
+
+_control_command(
+    "pause", PAUSE, "Pause a run: its running nodes finish, and none starts until it is resumed."
+)
+_control_command("resume", RESUME, "Resume a paused run.")
+
+
+def _control(
+    client: GraphQLClient,
+    mutation: str,
+    run_id: str,
+    wait: bool,
+    timeout: float,
+    json: bool,
+    **variables: Any,
+) -> None:
+    """Send a control request; exits non-zero when it is refused or, with `wait`, when the
+    data plane refuses it or it expires undelivered."""
+    result = client.execute(mutation, id=run_id, **variables)["result"]
+    if result["__typename"] == "NotFound":
+        fail(result["message"])
+    if result["__typename"] == "ValidationFailed":
+        fail("; ".join(issue["message"] for issue in result["errors"]))
+    request = _settled(client, result, timeout) if wait else result
+    if json:
+        print_json(request)
+    else:
+        line = f"{request['action'].lower()} of run {request['runId']}: {request['status']}"
+        if request["status"] == "PENDING":
+            line += f" (until {request['expiresAt']})"
+        if request["reason"]:
+            line += f": {request['reason']}"
+        typer.echo(line)
+    if request["status"] in ("REFUSED", "UNDELIVERED"):
+        raise typer.Exit(1)
+
+
+def _settled(client: GraphQLClient, request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while request["status"] == "PENDING":
+        if time.monotonic() > deadline:
+            fail(f"the request {request['id']} is still PENDING after {timeout:.0f} s", code=2)
+        time.sleep(0.2)
+        found = client.execute(CONTROL_REQUESTS, id=request["runId"])["run"]["controlRequests"]
+        request = next(r for r in found if r["id"] == request["id"])
+    return request

@@ -18,15 +18,19 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
 
 from data_plane.protocol import (
     EventBatch,
     RunEvent,
+    control_subject,
+    dead_control_subject,
     dead_events_subject,
+    dead_stream,
     events_stream,
     events_subject,
     pool_inbox,
+    provision_pools,
     runs_subject,
 )
 from data_plane.worker import serve
@@ -82,7 +86,13 @@ async def test_without_credentials_nothing_connects(nats_server: ServerProcess) 
     assert answer.startswith(b"-ERR 'Authorization Violation'")
 
 
-async def test_a_pool_cannot_publish_a_descriptor(stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("stream", "subject"), [("FF_RUNS", runs_subject), ("FF_CONTROL", control_subject)]
+)
+async def test_a_pool_cannot_publish_a_descriptor_or_a_control_message(
+    sqlite_stack: Stack, stream: str, subject: Any
+) -> None:
+    stack = sqlite_stack
     denials = Denials()
     assert stack.dp_settings.nats_credentials is not None
     pool = await connect_as(
@@ -92,13 +102,43 @@ async def test_a_pool_cannot_publish_a_descriptor(stack: Stack) -> None:
         denials,
     )
     try:
-        await pool.publish(runs_subject(stack.pool), b"{}")
+        await pool.publish(subject(stack.pool), b"{}")
         await pool.flush()
         await assert_eventually(lambda: _has(denials, "permissions violation for publish"))
     finally:
         await pool.close()
-    info = await stack.nats.jetstream().stream_info("FF_RUNS", subjects_filter="ff.runs.>")
-    assert runs_subject(stack.pool) not in (info.state.subjects or {})
+    info = await stack.nats.jetstream().stream_info(stream, subjects_filter=subject(stack.pool))
+    assert subject(stack.pool) not in (info.state.subjects or {})
+
+
+async def test_provisioning_gives_an_older_dead_letter_stream_the_control_subject(
+    sqlite_stack: Stack,
+) -> None:
+    pool = f"u{uuid.uuid4().hex[:10]}"
+    js = sqlite_stack.nats.jetstream()
+    # As the release before control messages made it, with a limit an operator tuned.
+    await js.add_stream(
+        StreamConfig(
+            name=dead_stream(pool),
+            subjects=[f"ff.dead.runs.{pool}", f"ff.dead.events.{pool}"],
+            max_age=3600.0,
+        )
+    )
+    try:
+        await provision_pools(js, [pool])
+        config = (await js.stream_info(dead_stream(pool))).config
+    finally:
+        for stream in (dead_stream(pool), events_stream(pool)):
+            await js.delete_stream(stream)
+        for stream in ("FF_RUNS", "FF_CONTROL"):
+            await js.delete_consumer(stream, f"agent-{pool}")
+
+    assert config.subjects == [
+        f"ff.dead.runs.{pool}",
+        f"ff.dead.events.{pool}",
+        dead_control_subject(pool),
+    ]
+    assert config.max_age == 3600.0
 
 
 async def test_a_pool_cannot_read_or_report_for_another_pool(
@@ -111,20 +151,23 @@ async def test_a_pool_cannot_read_or_report_for_another_pool(
     )
     try:
         await intruder.subscribe(runs_subject(stack.pool))
+        await intruder.subscribe(control_subject(stack.pool))
         await intruder.subscribe(events_subject(stack.pool))
         await intruder.publish(events_subject(stack.pool), b"{}")
-        # Pull the other pool's descriptors, and make a consumer of one's own choosing.
-        await intruder.publish(f"$JS.API.CONSUMER.MSG.NEXT.FF_RUNS.agent-{stack.pool}", b"1")
+        # Pull the other pool's descriptors and control messages, and make a consumer of
+        # one's own choosing.
+        for stream in ("FF_RUNS", "FF_CONTROL"):
+            await intruder.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.agent-{stack.pool}", b"1")
         with pytest.raises(nats.errors.TimeoutError):
             await intruder.jetstream(timeout=1).add_consumer(
                 "FF_RUNS", ConsumerConfig(filter_subject=runs_subject(stack.pool))
             )
         await intruder.flush()
-        await assert_eventually(lambda: _count(denials, 5))
+        await assert_eventually(lambda: _count(denials, 7))
     finally:
         await intruder.close()
-    assert sum("subscription" in e for e in denials.errors) == 2
-    assert sum("publish" in e for e in denials.errors) == 3
+    assert sum("subscription" in e for e in denials.errors) == 3
+    assert sum("publish" in e for e in denials.errors) == 4
     # The stack still works for its own pool.
     assert (await stack.run_to_end(FLOW))["status"] == "SUCCEEDED"
 

@@ -4,11 +4,9 @@ with every side effect and every record once. docs/concepts.md, "What survives a
 states the same guarantees."""
 
 import asyncio
-import contextlib
 import itertools
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +26,14 @@ from data_plane.protocol import (
     dead_stream,
     events_stream,
 )
-from flowforge.inprocess import Stack, running_stack
+from flowforge.inprocess import Stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 
 from fixtures.dev import DevProcess
 from fixtures.http_peer import HttpPeer
 from fixtures.servers import OwnServer
-from fixtures.stack import assert_eventually
-
-DATA_PLANE = (sys.executable, "-m", "data_plane")
-CONTROL_PLANE = (sys.executable, "-m", "control_plane")
+from fixtures.stack import assert_eventually, stack_of_processes
 
 
 def flow(name: str, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
@@ -52,29 +47,6 @@ def http(node_id: str, url: str, **fields: Any) -> dict[str, Any]:
 
 def chain(*node_ids: str) -> list[dict[str, Any]]:
     return [{"from": a, "to": b} for a, b in itertools.pairwise(node_ids)]
-
-
-@contextlib.asynccontextmanager
-async def stack_of_processes(
-    database_url: str,
-    temporal: ServerProcess,
-    nats: ServerProcess,
-    authority: BusAuthority,
-    data_dir: Path,
-    *,
-    control_plane_process: bool = False,
-) -> AsyncIterator[Stack]:
-    """A stack whose data plane (and control plane, if asked) is a child process."""
-    async with running_stack(
-        database_url,
-        temporal,
-        nats,
-        data_dir,
-        authority,
-        control_plane_command=CONTROL_PLANE if control_plane_process else None,
-        data_plane_command=DATA_PLANE,
-    ) as stack:
-        yield stack
 
 
 async def start(stack: Stack, definition: dict[str, Any]) -> str:

@@ -14,7 +14,8 @@ from control_plane.runs.progress import apply_events
 from data_plane.protocol import RunEvent
 from flowforge.cli.main import app
 
-from fixtures.stack import Stack, commit_runs
+from fixtures.http_peer import HttpPeer
+from fixtures.stack import Stack, assert_eventually, commit_runs, started_with_slow_node
 
 HELLO = str(Path(__file__).parents[2] / "examples" / "hello.yaml")
 
@@ -152,6 +153,59 @@ async def test_nodes_list_shows_how_each_type_runs(stack: Stack) -> None:
     assert re.search(r"core\.if\s+v1\s+pure", out)
     assert re.search(r"core\.log\s+v1\s+lightweight", out)
     assert re.search(r"core\.http\s+v1\s+activity", out)
+
+
+async def test_runs_pause_resume_and_cancel_say_what_became_of_each_request(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    run_id = await started_with_slow_node(stack, http_peer, 60)
+
+    code, out = await flowforge(stack, "runs", "pause", run_id, "--wait")
+    assert code == 0, out
+    assert out.strip() == f"pause of run {run_id}: APPLIED"
+
+    async def paused() -> bool:
+        # The run's own events follow the request's outcome.
+        return (await stack.run(run_id))["status"] == "PAUSED"
+
+    await assert_eventually(paused)
+
+    code, out = await flowforge(stack, "runs", "resume", run_id)
+    assert code == 0, out
+    assert out.startswith(f"resume of run {run_id}: PENDING (until ")
+
+    async def running_again() -> bool:
+        return (await stack.run(run_id))["status"] == "RUNNING"
+
+    await assert_eventually(running_again)
+    code, out = await flowforge(stack, "runs", "cancel", run_id, "--wait", "--json")
+    assert code == 0, out
+    cancelled = json.loads(out)
+    assert (cancelled["action"], cancelled["status"], cancelled["runId"]) == (
+        "CANCEL",
+        "APPLIED",
+        run_id,
+    )
+    assert cancelled["compensate"] is False
+    assert (await stack.wait_for_run(run_id))["status"] == "CANCELLED"
+
+
+async def test_runs_control_commands_exit_non_zero_when_refused(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    run_id = await started_with_slow_node(stack, http_peer, 60)
+
+    code, out = await flowforge(stack, "runs", "resume", run_id)
+    assert code == 1
+    assert "only a paused run resumes" in out
+
+    code, out = await flowforge(stack, "runs", "pause", "no-such-run", "--json")
+    assert code == 1
+    assert "run 'no-such-run' does not exist" in out
+
+    code, out = await flowforge(stack, "runs", "cancel", run_id, "--compensate", "--wait")
+    assert code == 0, out
+    assert out.strip() == f"cancel of run {run_id}: APPLIED"
 
 
 def test_bus_commands_set_up_a_server_and_mint_credentials(tmp_path: Path) -> None:

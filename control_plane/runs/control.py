@@ -1,0 +1,144 @@
+"""Control requests: cancel, pause and resume of a run, from the request to its outcome.
+
+A request is a row (`ControlRequest`) committed first and published after, as a signed
+control message to the run's pool (`dispatch.py`); its status is PENDING until the data
+plane reports it applied or refused (`control.applied`, `control.refused`, applied by the
+ingest through `settle`) or until it expires (`expire`, called by the dispatch sweep).
+A status set from a report never changes again; UNDELIVERED, the control plane's own
+conclusion, still gives way to a report of a delivery made in time.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from control_plane.db.models import ControlRequest, ControlStatus, Run
+from control_plane.errors import InvalidInputError, NotFoundError
+from data_plane.protocol import TERMINAL_RUN_STATUSES, ControlAction, RunEvent, RunStatus
+
+# What each action needs of the run, as the control plane last heard of it.
+_FITS: dict[ControlAction, frozenset[RunStatus]] = {
+    "pause": frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING}),
+    "resume": frozenset({RunStatus.PAUSED}),
+    "cancel": frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.PAUSED}),
+}
+_REPORTED = frozenset({ControlStatus.APPLIED, ControlStatus.REFUSED})
+
+
+async def request_control(
+    session: AsyncSession,
+    run_id: str,
+    action: ControlAction,
+    compensate: bool,
+    requested_by: str,
+    now: datetime,
+    ttl: timedelta,
+) -> ControlRequest:
+    """Record a request to `action` the run; the caller publishes it after the commit.
+
+    Raises:
+        NotFoundError: no run has that id.
+        InvalidInputError: the action does not fit the run's status (it has ended, a
+            resume of a run that is not paused, ...), or the same action is still pending.
+    """
+    # Locked, so that two requests at once cannot both pass the checks below.
+    run = await session.get(Run, run_id, with_for_update=True)
+    if run is None:
+        raise NotFoundError(f"run {run_id!r} does not exist")
+    _check_fits(run, action)
+    pending = await session.scalar(
+        select(ControlRequest).where(
+            ControlRequest.run_id == run.id,
+            ControlRequest.action == action,
+            ControlRequest.status == ControlStatus.PENDING,
+        )
+    )
+    if pending is not None:
+        raise InvalidInputError(
+            f"id: a {action} of run {run.id} requested at {pending.requested_at.isoformat()} "
+            f"has not been answered yet (it expires at {pending.expires_at.isoformat()}); "
+            "follow it in Run.controlRequests",
+            field="id",
+        )
+    request = ControlRequest(
+        run_id=run.id,
+        action=action,
+        compensate=compensate,
+        status=ControlStatus.PENDING,
+        requested_by=requested_by,
+        requested_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(request)
+    await session.flush()
+    return request
+
+
+def _check_fits(run: Run, action: ControlAction) -> None:
+    status = RunStatus(run.status)
+    if status in _FITS[action]:
+        return
+    if status in TERMINAL_RUN_STATUSES:
+        why = f"it has already ended ({status})"
+    elif status in (RunStatus.CANCELLING, RunStatus.COMPENSATING):
+        why = f"it is being cancelled ({status})"
+    elif action == "pause":
+        why = "it is already paused; resume it with resumeRun"
+    else:
+        why = f"it is {status}, not PAUSED: only a paused run resumes"
+    raise InvalidInputError(f"id: run {run.id} cannot be {_DONE[action]}: {why}", field="id")
+
+
+_DONE: dict[ControlAction, str] = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+async def requests_of(
+    session: AsyncSession, run_ids: Sequence[str]
+) -> dict[str, list[ControlRequest]]:
+    """The control requests of each run, oldest first."""
+    found: dict[str, list[ControlRequest]] = {run_id: [] for run_id in run_ids}
+    rows = await session.scalars(
+        select(ControlRequest)
+        .where(ControlRequest.run_id.in_(run_ids))
+        .order_by(ControlRequest.requested_at, ControlRequest.id)
+    )
+    for row in rows:
+        found[row.run_id].append(row)
+    return found
+
+
+def settle(request: ControlRequest, event: RunEvent) -> None:
+    """Apply the data plane's report of what became of a request (`control.applied` or
+    `control.refused`); a request already reported on keeps its first report."""
+    if ControlStatus(request.status) in _REPORTED:
+        return
+    applied = event.kind == "control.applied"
+    request.status = ControlStatus.APPLIED if applied else ControlStatus.REFUSED
+    request.reason = None if applied else event.error
+    request.settled_at = event.at
+
+
+async def expire(session: AsyncSession, now: datetime) -> int:
+    """Mark the pending requests past their expiry UNDELIVERED; returns how many."""
+    expired = (
+        await session.scalars(
+            select(ControlRequest)
+            .where(
+                ControlRequest.status == ControlStatus.PENDING,
+                ControlRequest.expires_at <= now,
+            )
+            .order_by(ControlRequest.id)
+            .with_for_update()
+        )
+    ).all()
+    for request in expired:
+        request.status = ControlStatus.UNDELIVERED
+        request.settled_at = now
+        request.reason = (
+            f"the run's data plane did not take it before it expired at "
+            f"{request.expires_at.isoformat()} (FLOWFORGE_CP_CONTROL_TTL_SECONDS); "
+            "request it again if it still applies"
+        )
+    return len(expired)
