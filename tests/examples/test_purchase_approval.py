@@ -1,0 +1,69 @@
+"""examples/purchase-approval.yaml against a local purchasing service: two approvers
+decide in parallel; both must approve before the order is placed, and a request they
+do not both decide in time expires."""
+
+from typing import Any
+
+from fixtures.approvals import decide, wait_for_task
+from fixtures.examples import example, start
+from fixtures.http_peer import HttpPeer
+from fixtures.stack import Stack
+
+
+def purchase(peer: HttpPeer) -> dict[str, Any]:
+    """The run input for a purchase by dana; the request recorded is R-5."""
+    peer.script("/requests", {"id": "R-5"})
+    return {"api": peer.base_url, "requester": "dana", "item": "a spare pump", "amount": 1800}
+
+
+def assert_requester_told(run: dict[str, Any], peer: HttpPeer, outcome: str, *steps: str) -> None:
+    """The run succeeded, made the requests `steps` between recording the request and
+    telling the requester, and told them `outcome` (the peer echoes what it was sent)."""
+    assert run["status"] == "SUCCEEDED", run
+    assert peer.requests == ["POST /requests", *steps, "POST /notifications"]
+    node = next(n for n in run["nodes"] if n["nodeId"] == "tell_requester")
+    assert node["output"]["body"]["body"] == {"to": "dana", "request": "R-5", "outcome": outcome}
+
+
+async def test_a_request_the_two_do_not_both_decide_in_time_expires(
+    stack: Stack, http_peer: HttpPeer
+) -> None:
+    definition = example("purchase-approval")
+    approval = next(n for n in definition["nodes"] if n["id"] == "approve")
+    approval["config"]["due"] = "3s"  # 48h in the example
+    run_id = await start(stack, definition, purchase(http_peer))
+    task = await wait_for_task(stack, run_id, "approve")
+
+    # One of the two in time: not enough. As below, this moves to completeTask.
+    assert (await decide(stack, task, "finn", True)).applied
+    run = await stack.wait_for_run(run_id)
+
+    assert_requester_told(run, http_peer, "expired", "POST /requests/R-5/expire")
+    assert run["output"] == {"request": "R-5", "approved": False, "decided_by": ["finn"]}
+
+
+async def test_the_order_is_placed_once_both_approve(stack: Stack, http_peer: HttpPeer) -> None:
+    run_id = await start(stack, example("purchase-approval"), purchase(http_peer))
+    task = await wait_for_task(stack, run_id, "approve")
+
+    # Sent straight to the run's workflow, as the agent delivers it; this moves to the
+    # completeTask mutation once that exists.
+    assert (await decide(stack, task, "finn", True, comment="within budget")).applied
+    assert (await stack.run(run_id))["status"] == "WAITING"  # one of two approvals
+    assert (await decide(stack, task, "otto", True)).applied
+    run = await stack.wait_for_run(run_id)
+
+    assert_requester_told(run, http_peer, "ordered", "POST /requests/R-5/order")
+    assert run["output"] == {"request": "R-5", "approved": True, "decided_by": ["finn", "otto"]}
+
+
+async def test_one_refusal_refuses_the_request(stack: Stack, http_peer: HttpPeer) -> None:
+    run_id = await start(stack, example("purchase-approval"), purchase(http_peer))
+    task = await wait_for_task(stack, run_id, "approve")
+
+    # As above, this moves to completeTask once that exists.
+    assert (await decide(stack, task, "otto", False, comment="not this quarter")).applied
+    run = await stack.wait_for_run(run_id)
+
+    assert_requester_told(run, http_peer, "refused")
+    assert run["output"] == {"request": "R-5", "approved": False, "decided_by": ["otto"]}
