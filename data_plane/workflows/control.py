@@ -8,13 +8,10 @@ replayed, while a redelivery of the same message gets the same answer. Pure;
 imported by the workflow.
 """
 
-import contextlib
-from collections.abc import Callable, Iterator
-
 from temporalio import workflow
 
 from data_plane.messages import ControlOutcome, ControlRequest
-from data_plane.workflows.events import EventBuffer
+from data_plane.workflows.events import EventBuffer, Watchers
 from data_plane.workflows.state import RunState
 
 
@@ -32,7 +29,8 @@ class Gate:
     def __init__(self, state: RunState, history_limit: int) -> None:
         self.state = state
         self._history_limit = history_limit
-        self._watchers: list[Callable[[], None]] = []
+        # Told whenever the gate may have opened or been cancelled.
+        self.watchers = Watchers()
 
     def held(self) -> bool:
         state = self.state
@@ -41,18 +39,6 @@ class Gate:
     @property
     def cancelled(self) -> bool:
         return self.state.cancelled
-
-    @contextlib.contextmanager
-    def watching(self, callback: Callable[[], None]) -> Iterator[None]:
-        self._watchers.append(callback)
-        try:
-            yield
-        finally:
-            self._watchers.remove(callback)
-
-    def changed(self) -> None:
-        for callback in self._watchers:
-            callback()
 
 
 def apply_control(gate: Gate, events: EventBuffer, request: ControlRequest) -> ControlOutcome:
@@ -83,7 +69,7 @@ def apply_control(gate: Gate, events: EventBuffer, request: ControlRequest) -> C
     else:
         state.cancelled, state.compensate = True, request.compensate
         events.emit("run.cancelling", attempt=attempt)
-    gate.changed()
+    gate.watchers.notify()
     return ControlOutcome(applied=True)
 
 

@@ -28,6 +28,29 @@ from data_plane.workflows.state import RunState
 CARRY_EVERY = timedelta(milliseconds=250)
 
 
+class Watchers:
+    """Callbacks to call when something changed (scopes waking up, see `interpreter.py`)."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], None]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._callbacks)
+
+    @contextlib.contextmanager
+    def watching(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Call `callback` on every `notify` while inside."""
+        self._callbacks.append(callback)
+        try:
+            yield
+        finally:
+            self._callbacks.remove(callback)
+
+    def notify(self) -> None:
+        for callback in self._callbacks:
+            callback()
+
+
 class EventBuffer:
     """One per workflow execution, shared by every scope of it."""
 
@@ -40,7 +63,8 @@ class EventBuffer:
         self._sending: asyncio.Task[None] | None = None
         self._carried = False
         self._local = 0
-        self._watchers: list[Callable[[], None]] = []
+        # Told whenever events may have become `waiting`.
+        self.watchers = Watchers()
 
     @property
     def pending(self) -> bool:
@@ -53,19 +77,9 @@ class EventBuffer:
         idle = self._sending is None or self._sending.done()
         return bool(self._pending) and idle and self._local == 0
 
-    @contextlib.contextmanager
-    def watching(self, callback: Callable[[], None]) -> Iterator[None]:
-        """Call `callback` whenever events may have become `waiting`, while inside."""
-        self._watchers.append(callback)
-        try:
-            yield
-        finally:
-            self._watchers.remove(callback)
-
     def _changed(self) -> None:
-        if self._watchers and self.waiting:
-            for callback in self._watchers:
-                callback()
+        if self.watchers and self.waiting:
+            self.watchers.notify()
 
     def carry(self) -> list[RunEvent]:
         """The events a local activity about to start takes along: the run's first ones

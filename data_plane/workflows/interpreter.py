@@ -82,7 +82,10 @@ async def drive(rt: Runtime, pacer: Pacer, gate: Gate | None = None) -> bool:
     if not workflow.patched(WAKE_PATCH):
         return await _drive(rt, pacer, gate, None)
     wakeup = Wakeup()
-    with rt.events.watching(wakeup.set), gate.watching(wakeup.set) if gate else nullcontext():
+    with (
+        rt.events.watchers.watching(wakeup.set),
+        gate.watchers.watching(wakeup.set) if gate else nullcontext(),
+    ):
         return await _drive(rt, pacer, gate, wakeup)
 
 

@@ -3,7 +3,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from connectors_sdk import AnyObject, Node, NodeContext, NodeRegistry, default_registry
+from connectors_sdk import (
+    AnyObject,
+    Node,
+    NodeContext,
+    NodeRegistry,
+    default_registry,
+    validate_definition,
+)
 from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import Merge, Switch
 from connectors_sdk.nodes.wait import Wait
@@ -82,3 +89,14 @@ def definition(nodes: list[dict[str, Any]], edges=(), **fields: Any) -> dict[str
 @pytest.fixture
 def make_definition():
     return definition
+
+
+@pytest.fixture
+def issues(registry: NodeRegistry):
+    """Validate a definition of these nodes and edges: its issues as (node, field, message)."""
+
+    def issues(nodes, edges=()) -> list[tuple[str | None, str, str]]:
+        found = validate_definition(definition(nodes, edges), registry)[1]
+        return [(i.node_id, i.field, i.message) for i in found]
+
+    return issues

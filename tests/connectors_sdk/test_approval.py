@@ -6,21 +6,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from connectors_sdk import NodeRegistry, validate_definition
 from connectors_sdk.nodes.approval import decision_schema
 
 
 def approval(**config: Any) -> dict[str, Any]:
     return {"id": "ask", "type": "core.approval", "config": config}
-
-
-@pytest.fixture
-def issues(registry: NodeRegistry, make_definition):
-    def issues(nodes, edges=()) -> list[tuple[str | None, str, str]]:
-        found = validate_definition(make_definition(nodes, edges), registry)[1]
-        return [(i.node_id, i.field, i.message) for i in found]
-
-    return issues
 
 
 def test_a_two_of_three_approval_with_a_form_and_an_escalation_is_valid(issues) -> None:

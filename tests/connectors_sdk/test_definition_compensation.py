@@ -3,22 +3,11 @@ checked at publish time with the node, the field and the fix."""
 
 from typing import Any
 
-import pytest
-
-from connectors_sdk import NodeRegistry, WorkflowDefinition, validate_definition
+from connectors_sdk import WorkflowDefinition
 
 
 def log(node_id: str, **fields: Any) -> dict[str, Any]:
     return {"id": node_id, "type": "core.log", "config": {"message": node_id}, **fields}
-
-
-@pytest.fixture
-def issues(registry: NodeRegistry, make_definition):
-    def issues(nodes, edges=()) -> list[tuple[str | None, str, str]]:
-        found = validate_definition(make_definition(nodes, edges), registry)[1]
-        return [(i.node_id, i.field, i.message) for i in found]
-
-    return issues
 
 
 def test_a_node_names_the_node_that_undoes_it(issues, make_definition) -> None:

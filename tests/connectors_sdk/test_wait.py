@@ -4,20 +4,9 @@ from typing import Any
 
 import pytest
 
-from connectors_sdk import NodeRegistry, validate_definition
-
 
 def wait(node_id: str = "hold", **config: Any) -> dict[str, Any]:
     return {"id": node_id, "type": "core.wait", "config": config}
-
-
-@pytest.fixture
-def issues(registry: NodeRegistry, make_definition):
-    def issues(nodes, edges=()) -> list[tuple[str | None, str, str]]:
-        found = validate_definition(make_definition(nodes, edges), registry)[1]
-        return [(i.node_id, i.field, i.message) for i in found]
-
-    return issues
 
 
 @pytest.mark.parametrize(
