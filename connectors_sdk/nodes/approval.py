@@ -93,7 +93,9 @@ class Approval(Node):
         def _escalation_needs_due(
             cls, value: list[str] | None, info: ValidationInfo
         ) -> list[str] | None:
-            if value is not None and info.data.get("due") is None:
+            # `due` is left out of `info.data` when it failed to validate (an expression
+            # does, at publish time): only a `due` known to be unset is missing.
+            if value is not None and "due" in info.data and info.data["due"] is None:
                 raise PydanticCustomError(
                     "escalation_without_due",
                     "`escalate_to` applies once the task is due: give `due` as well",

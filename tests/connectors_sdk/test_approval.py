@@ -42,6 +42,8 @@ def test_an_escalation_needs_a_due_time(issues) -> None:
     [(_, field, message)] = issues([approval(assignees=["a"], escalate_to=["b"])])
     assert field == "config.escalate_to"
     assert "give `due` as well" in message
+    due_from_input = approval(assignees=["a"], due="${ .input.due }", escalate_to=["b"])
+    assert issues([due_from_input]) == []
 
 
 def test_every_edge_from_an_approval_names_its_port(issues) -> None:
