@@ -77,11 +77,18 @@ class RunState(BaseModel):
     # How many times the run reported that it only waits (numbers its run.waiting events).
     waited: int = 0
 
+    def has_signal(self, name: str, correlation: str | None) -> bool:
+        return self._signal_index(name, correlation) is not None
+
     def take_signal(self, name: str, correlation: str | None) -> Signal | None:
         """The oldest signal of that name (and correlation key, if given), removed."""
+        index = self._signal_index(name, correlation)
+        return None if index is None else self.signals.pop(index)
+
+    def _signal_index(self, name: str, correlation: str | None) -> int | None:
         for index, signal in enumerate(self.signals):
             if signal.name == name and correlation in (None, signal.correlation):
-                return self.signals.pop(index)
+                return index
         return None
 
     def settle(self, key: str, outcome: Outcome, output: Any = None, size: int = 0) -> None:

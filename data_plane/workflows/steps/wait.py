@@ -29,30 +29,27 @@ async def run_wait(rt: Runtime, node_id: str) -> list[Settlement]:
             if left > timedelta():
                 await workflow.sleep(left)
         return [rt.succeeded(node, {"waited_until": until.isoformat()})]
+    name = config.signal
     deadline = now + config.timeout if config.timeout is not None else None
     info = WaitInfo(
         kind="signal", until=deadline, signal=config.signal, correlation=config.correlation
     )
     with rt.waiting(node.id, info):
-        signal = rt.state.take_signal(config.signal, config.correlation)
+        signal = rt.state.take_signal(name, config.correlation)
         if signal is None:
             try:
                 await workflow.wait_condition(
-                    lambda: _has(rt, config.signal, config.correlation),
+                    lambda: rt.state.has_signal(name, config.correlation),
                     timeout=_seconds(deadline, workflow.now()),
                 )
             except TimeoutError:
                 timed_out = {"timed_out_at": workflow.now().isoformat()}
                 return [rt.succeeded(node, timed_out, "timeout")]
-            signal = rt.state.take_signal(config.signal, config.correlation)
+            signal = rt.state.take_signal(name, config.correlation)
     assert signal is not None
     received = signal.received_at.isoformat() if signal.received_at else None
     output = {"signal": signal.name, "payload": signal.payload, "received_at": received}
     return [rt.succeeded(node, output, "done" if deadline is not None else None)]
-
-
-def _has(rt: Runtime, name: str | None, correlation: str | None) -> bool:
-    return any(s.name == name and correlation in (None, s.correlation) for s in rt.state.signals)
 
 
 def _seconds(deadline: datetime | None, now: datetime) -> timedelta | None:
