@@ -19,6 +19,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
@@ -198,8 +199,18 @@ def control_message(request: ControlRequest, pool: str) -> ControlMessage:
             "compensate": request.compensate,
             "issued_at": request.requested_at,
             "expires_at": request.expires_at,
+            **_payload(request),
         }
     )
+
+
+def _payload(request: ControlRequest) -> dict[str, Any]:
+    """The field of the control message that carries the request's payload, if any."""
+    if request.action == "signal":
+        return {"signal": request.payload}
+    if request.action == "decide":
+        return {"decision": request.payload}
+    return {}
 
 
 async def _each(ids: Sequence[str], dispatch: Callable[[str], Awaitable[None]], what: str) -> int:

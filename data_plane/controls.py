@@ -1,4 +1,5 @@
-"""The agent's second loop: control messages (cancel, pause, resume) from
+"""The agent's second loop: control messages (cancel, pause, resume, signals and
+decisions on human tasks) from
 `ff.control.<pool>`, delivered to the run's workflow as the `control` update.
 
 Each message is verified as descriptors are (trusted key, signature, protocol, expiry,
@@ -54,6 +55,7 @@ from data_plane.protocol import (
     dead_letter,
     verify_control,
 )
+from data_plane.workflows.state import Decision, Signal
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ class ControlReceiver:
             sequence=sequence,
             action=control.action,
             compensate=control.compensate,
+            signal=control.signal and Signal(**control.signal.model_dump()),
+            decision=control.decision and Decision(**control.decision.model_dump()),
         )
         try:
             async with asyncio.timeout(_DELIVERY_TIMEOUT):

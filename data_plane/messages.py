@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from connectors_sdk import BreakerPolicy
-from data_plane.protocol import ParentLink, RunEvent
+from data_plane.protocol import ControlAction, ParentLink, RunEvent
 from data_plane.workflows.plan import ExecutionPlan
 from data_plane.workflows.state import Decision, RunState, Signal
 
@@ -56,7 +56,6 @@ class DagRunInput(BaseModel):
 
 # The update the agent delivers a control message by (`DagRunWorkflow.control`).
 CONTROL_UPDATE = "control"
-ControlAction = Literal["cancel", "pause", "resume", "signal", "decide"]
 
 
 class ControlRequest(BaseModel):

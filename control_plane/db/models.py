@@ -171,6 +171,8 @@ class NodeRun(Base):
     input: Mapped[Any | None] = mapped_column(JsonType, nullable=True)
     output: Mapped[Any | None] = mapped_column(JsonType, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # What a WAITING execution waits for (`data_plane.protocol.WaitInfo` as JSON).
+    wait: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
@@ -201,8 +203,8 @@ class ControlStatus(StrEnum):
 
 
 class ControlRequest(Base):
-    """A cancel, pause or resume of a run, sent to its pool as a signed control message
-    (`data_plane.protocol.ControlMessage`, control id = this row's id)."""
+    """A cancel, pause, resume, signal or decision for a run, sent to its pool as a signed
+    control message (`data_plane.protocol.ControlMessage`, control id = this row's id)."""
 
     __tablename__ = "control_requests"
     __table_args__ = (
@@ -214,6 +216,8 @@ class ControlRequest(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     action: Mapped[str] = mapped_column(String(16))
     compensate: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A signal's event or a decision (`ControlSignal`, `ControlDecision` as JSON).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=ControlStatus.PENDING)
     # Why it was refused or not delivered.
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

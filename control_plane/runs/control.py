@@ -1,4 +1,5 @@
-"""Control requests: cancel, pause and resume of a run, from the request to its outcome.
+"""Control requests: cancel, pause, resume, signals and decisions for a run, from the
+request to its outcome.
 
 A request is a row (`ControlRequest`) committed first and published after, as a signed
 control message to the run's pool (`dispatch.py`); its status is PENDING until the data
@@ -16,14 +17,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.models import ControlRequest, ControlStatus, Run
 from control_plane.errors import InvalidInputError, NotFoundError
-from data_plane.protocol import TERMINAL_RUN_STATUSES, ControlAction, RunEvent, RunStatus
+from data_plane.protocol import (
+    TERMINAL_RUN_STATUSES,
+    ControlAction,
+    ControlDecision,
+    ControlSignal,
+    RunEvent,
+    RunStatus,
+)
 
 # What each action needs of the run, as the control plane last heard of it.
+_UNSTOPPED = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.PAUSED})
 _FITS: dict[ControlAction, frozenset[RunStatus]] = {
     "pause": frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING}),
     "resume": frozenset({RunStatus.PAUSED}),
-    "cancel": frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.PAUSED}),
+    "cancel": _UNSTOPPED,
+    "signal": _UNSTOPPED,
+    "decide": _UNSTOPPED,
 }
+# Actions that may be pending several at once: each signal and decision is its own.
+_MANY = frozenset({"signal", "decide"})
 _REPORTED = frozenset({ControlStatus.APPLIED, ControlStatus.REFUSED})
 
 
@@ -35,8 +48,10 @@ async def request_control(
     requested_by: str,
     now: datetime,
     ttl: timedelta,
+    payload: ControlSignal | ControlDecision | None = None,
 ) -> ControlRequest:
-    """Record a request to `action` the run; the caller publishes it after the commit.
+    """Record a request to `action` the run (with the signal's event or the decision
+    `payload`); the caller publishes it after the commit.
 
     Raises:
         NotFoundError: no run has that id.
@@ -48,6 +63,24 @@ async def request_control(
     if run is None:
         raise NotFoundError(f"run {run_id!r} does not exist")
     _check_fits(run, action)
+    if action not in _MANY:
+        await _check_not_pending(session, run, action)
+    request = ControlRequest(
+        run_id=run.id,
+        action=action,
+        compensate=compensate,
+        payload=payload.model_dump(mode="json") if payload is not None else None,
+        status=ControlStatus.PENDING,
+        requested_by=requested_by,
+        requested_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def _check_not_pending(session: AsyncSession, run: Run, action: ControlAction) -> None:
     pending = await session.scalar(
         select(ControlRequest).where(
             ControlRequest.run_id == run.id,
@@ -62,18 +95,6 @@ async def request_control(
             "follow it in Run.controlRequests",
             field="id",
         )
-    request = ControlRequest(
-        run_id=run.id,
-        action=action,
-        compensate=compensate,
-        status=ControlStatus.PENDING,
-        requested_by=requested_by,
-        requested_at=now,
-        expires_at=now + ttl,
-    )
-    session.add(request)
-    await session.flush()
-    return request
 
 
 def _check_fits(run: Run, action: ControlAction) -> None:
@@ -91,7 +112,13 @@ def _check_fits(run: Run, action: ControlAction) -> None:
     raise InvalidInputError(f"id: run {run.id} cannot be {_DONE[action]}: {why}", field="id")
 
 
-_DONE: dict[ControlAction, str] = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+_DONE: dict[ControlAction, str] = {
+    "pause": "paused",
+    "resume": "resumed",
+    "cancel": "cancelled",
+    "signal": "signalled",
+    "decide": "given a decision",
+}
 
 
 async def requests_of(

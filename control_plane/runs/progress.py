@@ -148,6 +148,8 @@ def apply_node_event(node: NodeRun, event: RunEvent) -> None:
     if new is None:
         return
     node.status = new
+    # What it waits for, while it waits: a new wait (an escalated task) replaces the last.
+    node.wait = event.wait.model_dump(mode="json") if event.wait is not None else None
     if new == NodeStatus.RETRYING:
         node.error = event.error
     elif new == NodeStatus.SUCCEEDED:

@@ -105,7 +105,47 @@ def execution_key(node_id: str, iteration: str = "") -> str:
     return f"{node_id}@{iteration}" if iteration else node_id
 
 
-ControlAction = Literal["cancel", "pause", "resume"]
+ControlAction = Literal["cancel", "pause", "resume", "signal", "decide"]
+# The most a signal's payload or a decision may weigh, as canonical JSON: they travel in
+# the control message and stay in the run's state (and its history) until taken.
+MAX_CONTROL_PAYLOAD_BYTES = 64 * 1024
+MAX_SIGNAL_NAME_LENGTH = 200
+MAX_CORRELATION_LENGTH = 500
+# "<run id>:<execution key>": one human task per execution of a `core.approval` node.
+MAX_TASK_ID_LENGTH = MAX_RUN_ID_LENGTH * 2 + MAX_ITERATION_LENGTH
+MAX_PRINCIPAL_LENGTH = 200
+
+
+def _bounded(value: Any) -> Any:
+    size = len(canonical_json(value))
+    if size > MAX_CONTROL_PAYLOAD_BYTES:
+        raise ValueError(
+            f"is {size} bytes as JSON, more than the {MAX_CONTROL_PAYLOAD_BYTES} a control "
+            "message carries; send a reference (a URL, an object key) instead"
+        )
+    return value
+
+
+class ControlSignal(BaseModel):
+    """An event for the run's `core.wait` nodes that wait for signal `name` (and, when they
+    name one, for correlation key `correlation`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=MAX_SIGNAL_NAME_LENGTH)
+    correlation: str | None = Field(None, min_length=1, max_length=MAX_CORRELATION_LENGTH)
+    payload: Annotated[Any, AfterValidator(_bounded)] = None
+
+
+class ControlDecision(BaseModel):
+    """One principal's decision on a human task, checked against the task's form by the
+    control plane before it was sent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: str = Field(min_length=1, max_length=MAX_TASK_ID_LENGTH)
+    decided_by: str = Field(min_length=1, max_length=MAX_PRINCIPAL_LENGTH)
+    decision: Annotated[dict[str, Any], AfterValidator(_bounded)]
 
 
 class ControlMessage(BaseModel):
@@ -127,13 +167,21 @@ class ControlMessage(BaseModel):
     action: ControlAction
     # cancel only: run the compensations of the run's completed nodes.
     compensate: bool = False
+    # signal only: the event.
+    signal: ControlSignal | None = None
+    # decide only: the decision.
+    decision: ControlDecision | None = None
     issued_at: EventTime
     expires_at: EventTime
 
     @model_validator(mode="after")
-    def _compensate_only_a_cancel(self) -> "ControlMessage":
+    def _fields_of_the_action(self) -> "ControlMessage":
         if self.compensate and self.action != "cancel":
             raise ValueError(f"compensate: only a cancel compensates, not a {self.action}")
+        if (self.signal is not None) != (self.action == "signal"):
+            raise ValueError("signal: a signal carries one, and no other action does")
+        if (self.decision is not None) != (self.action == "decide"):
+            raise ValueError("decision: a decide carries one, and no other action does")
         return self
 
 
@@ -159,8 +207,7 @@ class TaskInfo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # "<run id>:<execution key>": one task per execution of the node.
-    task_id: str = Field(min_length=1, max_length=MAX_RUN_ID_LENGTH * 2 + MAX_ITERATION_LENGTH)
+    task_id: str = Field(min_length=1, max_length=MAX_TASK_ID_LENGTH)
     title: str | None = Field(None, max_length=200)
     assignees: list[str] = Field(min_length=1, max_length=100)
     # How many decisions must approve.
@@ -180,8 +227,8 @@ class WaitInfo(BaseModel):
     # When the wait ends by itself (a duration's end, a timestamp, a timeout); None: never.
     until: EventTime | None = None
     # The signal name and correlation key an event must carry (kind "signal").
-    signal: str | None = Field(None, max_length=200)
-    correlation: str | None = Field(None, max_length=500)
+    signal: str | None = Field(None, max_length=MAX_SIGNAL_NAME_LENGTH)
+    correlation: str | None = Field(None, max_length=MAX_CORRELATION_LENGTH)
     # The human task of a kind "approval" wait.
     task: TaskInfo | None = None
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from data_plane.messages import CONTROL_UPDATE, ControlAction, ControlOutcome, ControlRequest
+from data_plane.messages import CONTROL_UPDATE, ControlOutcome, ControlRequest
+from data_plane.protocol import ControlAction
 
 from fixtures.http_peer import HttpPeer
 from fixtures.replay import record, replay
