@@ -8,10 +8,16 @@ from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
 from control_plane.graphql.results import NotFound
-from control_plane.runs import control, service
-from control_plane.runs.types import ControlRequest, ControlRunResult, Run
+from control_plane.runs import control, service, signals
+from control_plane.runs.types import (
+    ControlRequest,
+    ControlRunResult,
+    Run,
+    SendSignalResult,
+    SignalsSent,
+)
 from control_plane.workflows.types import DefinitionIssue, ValidationFailed
-from data_plane.protocol import ControlAction
+from data_plane.protocol import ControlAction, ControlSignal
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +80,64 @@ class Mutation:
     async def resume_run(self, info: Info, id: strawberry.ID) -> ControlRunResult:
         return await _request_control(info, id, "resume")
 
+    @strawberry.mutation(
+        description="Send a signal to one run, for its core.wait nodes that wait for it "
+        "(and for its correlation key, when they name one). A run that has not reached "
+        "such a wait yet keeps the signal until one takes it."
+    )
+    @graphql_errors
+    async def signal_run(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        signal: str,
+        correlation: str | None = None,
+        payload: JSON | None = None,
+    ) -> ControlRunResult:
+        try:
+            event = signals.signal_event(signal, correlation, payload)
+        except InvalidInputError as exc:
+            return _validation_failed(exc)
+        return await _request_control(info, id, "signal", event=event)
+
+    @strawberry.mutation(
+        description="Send a signal to every unfinished run of the project with a node "
+        "WAITING for it now (and for its correlation key, when the wait names one): one "
+        "request per run. A run that has not reached its wait yet is not reached: signal "
+        "it with signalRun."
+    )
+    @graphql_errors
+    async def send_signal(
+        self,
+        info: Info,
+        project_id: strawberry.ID,
+        signal: str,
+        correlation: str | None = None,
+        payload: JSON | None = None,
+    ) -> SendSignalResult:
+        services = info.context.services
+        ttl = timedelta(seconds=services.settings.control_ttl_seconds)
+        try:
+            event = signals.signal_event(signal, correlation, payload)
+            async with services.sessions.begin() as session:
+                requests = await signals.send_signal(
+                    session, project_id, event, info.context.requested_by, datetime.now(UTC), ttl
+                )
+        except NotFoundError as exc:
+            return NotFound(message=str(exc))
+        except InvalidInputError as exc:
+            return _validation_failed(exc)
+        for request in requests:
+            await _dispatch(info, request.id)
+        return SignalsSent(requests=[ControlRequest.from_row(r) for r in requests])
+
 
 async def _request_control(
-    info: Info, run_id: str, action: ControlAction, compensate: bool = False
+    info: Info,
+    run_id: str,
+    action: ControlAction,
+    compensate: bool = False,
+    event: ControlSignal | None = None,
 ) -> ControlRunResult:
     services = info.context.services
     ttl = timedelta(seconds=services.settings.control_ttl_seconds)
@@ -90,15 +151,24 @@ async def _request_control(
                 info.context.requested_by,
                 datetime.now(UTC),
                 ttl,
+                payload=event,
             )
     except NotFoundError as exc:
         return NotFound(message=str(exc))
     except InvalidInputError as exc:
-        issue = DefinitionIssue(node_id=None, field=exc.field or "id", message=str(exc))
-        return ValidationFailed(errors=[issue])
+        return _validation_failed(exc)
+    await _dispatch(info, request.id)
+    return ControlRequest.from_row(request)
+
+
+async def _dispatch(info: Info, control_id: str) -> None:
     try:
-        await services.dispatcher.dispatch_control(request.id)
+        await info.context.services.dispatcher.dispatch_control(control_id)
     except Exception:
         # The request is committed: the dispatch sweep publishes it once NATS answers.
-        logger.warning("control %s recorded; dispatch deferred", request.id, exc_info=True)
-    return ControlRequest.from_row(request)
+        logger.warning("control %s recorded; dispatch deferred", control_id, exc_info=True)
+
+
+def _validation_failed(exc: InvalidInputError) -> ValidationFailed:
+    issue = DefinitionIssue(node_id=None, field=exc.field or "id", message=str(exc))
+    return ValidationFailed(errors=[issue])

@@ -14,7 +14,7 @@ from control_plane.graphql.errors import graphql_errors
 from control_plane.graphql.results import NotFound
 from control_plane.runs.executions import NodeSummary, check_page_size, decode_execution_cursor
 from control_plane.workflows.types import ValidationFailed
-from data_plane.protocol import NodeStatus, RunStatus
+from data_plane.protocol import ControlSignal, NodeStatus, RunStatus, WaitInfo
 
 # The GraphQL enums are the protocol's own: the API shows the names the data plane reports.
 strawberry.enum(
@@ -37,11 +37,20 @@ class ControlAction(Enum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
+    SIGNAL = "signal"
+    DECIDE = "decide"
+
+
+@strawberry.type(description="The event a signal request carries to the run.")
+class SentSignal:
+    name: str
+    correlation: str | None
+    payload: JSON | None
 
 
 @strawberry.type(
-    description="A cancel, pause or resume of a run, sent to its data plane as a signed "
-    "control message."
+    description="A cancel, pause, resume or signal of a run (or a decision on one of its "
+    "human tasks), sent to its data plane as a signed control message."
 )
 class ControlRequest:
     id: strawberry.ID
@@ -63,9 +72,14 @@ class ControlRequest:
     settled_at: datetime | None = strawberry.field(
         description="When it became APPLIED, REFUSED or UNDELIVERED."
     )
+    signal: SentSignal | None = strawberry.field(description="For a signal: the event.")
 
     @classmethod
     def from_row(cls, row: ControlRequestRow) -> "ControlRequest":
+        sent = None
+        if row.action == "signal" and row.payload is not None:
+            event = ControlSignal.model_validate(row.payload)
+            sent = SentSignal(name=event.name, correlation=event.correlation, payload=event.payload)
         return cls(
             id=strawberry.ID(row.id),
             run_id=strawberry.ID(row.run_id),
@@ -78,13 +92,70 @@ class ControlRequest:
             expires_at=row.expires_at,
             dispatched_at=row.dispatched_at,
             settled_at=row.settled_at,
+            signal=sent,
         )
 
 
-# What cancelRun, pauseRun and resumeRun return: the request, or why there is none (no
-# such run; the action does not fit the run).
+# What cancelRun, pauseRun, resumeRun and signalRun return: the request, or why there is
+# none (no such run; the action does not fit the run; a malformed signal).
 ControlRunResult = Annotated[
     ControlRequest | NotFound | ValidationFailed, strawberry.union("ControlRunResult")
+]
+
+
+@strawberry.enum(description="What a waiting node waits for.")
+class WaitKind(Enum):
+    DURATION = "duration"
+    UNTIL = "until"
+    SIGNAL = "signal"
+    APPROVAL = "approval"
+
+
+@strawberry.type(
+    description="What a WAITING node waits for, as its data plane reported when the wait "
+    "began: shown at once, null once the node goes on."
+)
+class Wait:
+    kind: WaitKind
+    until: datetime | None = strawberry.field(
+        description="When the wait ends by itself: a duration's end, the time, a signal's "
+        "timeout or a task's due; null: never."
+    )
+    signal: str | None = strawberry.field(
+        description="The name of the signal it waits for (kind SIGNAL)."
+    )
+    correlation: str | None = strawberry.field(
+        description="The correlation key the signal must carry; null: any signal of that "
+        "name ends the wait."
+    )
+    task_id: strawberry.ID | None = strawberry.field(
+        description="The human task it waits on (kind APPROVAL)."
+    )
+
+    @classmethod
+    def from_column(cls, wait: dict[str, object] | None) -> "Wait | None":
+        if wait is None:
+            return None
+        info = WaitInfo.model_validate(wait)
+        return cls(
+            kind=WaitKind(info.kind),
+            until=info.until,
+            signal=info.signal,
+            correlation=info.correlation,
+            task_id=strawberry.ID(info.task.task_id) if info.task is not None else None,
+        )
+
+
+@strawberry.type(
+    description="The signal requests sendSignal made, one per run waiting for the signal "
+    "(none: no run waited for it)."
+)
+class SignalsSent:
+    requests: list[ControlRequest]
+
+
+SendSignalResult = Annotated[
+    SignalsSent | NotFound | ValidationFailed, strawberry.union("SendSignalResult")
 ]
 
 
@@ -115,11 +186,13 @@ class NodeExecution:
     error: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    wait: Wait | None = strawberry.field(description="What it waits for, while WAITING.")
 
     @classmethod
     def from_row(cls, row: NodeRunRow) -> "NodeExecution":
         return cls(
             iteration=row.iteration,
+            wait=Wait.from_column(row.wait),
             status=NodeStatus(row.status),
             attempts=row.attempts,
             input=row.input,
@@ -154,6 +227,10 @@ class NodeRun:
     counts: list[NodeStatusCount] = strawberry.field(
         description="Executions by status, the statuses with none left out."
     )
+    wait: Wait | None = strawberry.field(
+        description="What its top-level execution waits for, while WAITING (null for a "
+        "node that only runs in iterations: see each iteration's wait)."
+    )
     run_id: strawberry.Private[str]
 
     @classmethod
@@ -171,6 +248,7 @@ class NodeRun:
                 started_at=top.started_at,
                 finished_at=top.finished_at,
                 counts=counts,
+                wait=Wait.from_column(top.wait),
                 run_id=summary.run_id,
             )
         return cls(
@@ -183,6 +261,7 @@ class NodeRun:
             started_at=summary.first_started_at,
             finished_at=summary.last_finished_at,
             counts=counts,
+            wait=None,
             run_id=summary.run_id,
         )
 
@@ -254,8 +333,8 @@ class Run:
         return [NodeRun.from_summary(s) for s in await info.context.node_summaries.load(self.id)]
 
     @strawberry.field(
-        description="The cancel, pause and resume requests of the run, oldest first, each "
-        "with what became of it."
+        description="The control requests of the run (cancel, pause, resume, signal, "
+        "decide), oldest first, each with what became of it."
     )
     @graphql_errors
     async def control_requests(self, info: Info) -> list[ControlRequest]:
