@@ -1,8 +1,10 @@
-"""`flowforge run` and `flowforge runs ...`: start runs, look at them, cancel, pause and
-resume them."""
+"""`flowforge run` and `flowforge runs ...`: start runs, look at them, cancel, pause,
+resume and signal them."""
 
 import json as jsonlib
+import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +14,7 @@ from flowforge.cli.client import GraphQLClient, connect, fail, print_json
 from flowforge.cli.options import DataDir, Json, Project, Token, Url
 from flowforge.cli.workflow import default_project
 
-app = typer.Typer(help="Show, list, cancel, pause and resume runs.", no_args_is_help=True)
+app = typer.Typer(help="Show, list, cancel, pause, resume and signal runs.", no_args_is_help=True)
 
 RUN_FIELDS = """
 id workflowId version status pool input output error createdAt startedAt finishedAt
@@ -198,7 +200,8 @@ def list_runs(
         typer.echo(f"{run['id']}  {run['status']:<12}  v{run['version']}  {run['createdAt']}")
 
 
-CONTROL_FIELDS = "id runId action compensate status reason requestedAt expiresAt settledAt"
+CONTROL_FIELDS = """id runId action compensate status reason requestedAt expiresAt settledAt
+  signal { name correlation payload }"""
 CONTROL_RESULT = f"""
   __typename
   ... on ControlRequest {{ {CONTROL_FIELDS} }}
@@ -209,6 +212,14 @@ CANCEL = f"""mutation($id: ID!, $compensate: Boolean!) {{
   result: cancelRun(id: $id, compensate: $compensate) {{ {CONTROL_RESULT} }} }}"""
 PAUSE = f"mutation($id: ID!) {{ result: pauseRun(id: $id) {{ {CONTROL_RESULT} }} }}"
 RESUME = f"mutation($id: ID!) {{ result: resumeRun(id: $id) {{ {CONTROL_RESULT} }} }}"
+SIGNAL = f"""mutation($id: ID!, $s: String!, $c: String, $p: JSON) {{
+  result: signalRun(id: $id, signal: $s, correlation: $c, payload: $p) {{ {CONTROL_RESULT} }} }}"""
+BROADCAST = f"""mutation($project: ID!, $s: String!, $c: String, $p: JSON) {{
+  result: sendSignal(projectId: $project, signal: $s, correlation: $c, payload: $p) {{
+    __typename
+    ... on SignalsSent {{ requests {{ {CONTROL_FIELDS} }} }}
+    ... on NotFound {{ message }}
+    ... on ValidationFailed {{ errors {{ field message }} }} }} }}"""
 CONTROL_REQUESTS = f"query($id: ID!) {{ run(id: $id) {{ controlRequests {{{CONTROL_FIELDS}}} }} }}"
 RunId = Annotated[str, typer.Argument(help="Run id.")]
 Wait = Annotated[
@@ -216,6 +227,16 @@ Wait = Annotated[
     typer.Option("--wait", help="Wait until the data plane applied or refused the request."),
 ]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait with --wait.")]
+SignalName = Annotated[str, typer.Argument(help="Signal name, as the wait's `signal` names it.")]
+Correlation = Annotated[
+    str | None,
+    typer.Option("--correlation", "-c", help="Correlation key, as the wait's `correlation`."),
+]
+Payload = Annotated[str | None, typer.Option("--payload", "-p", help="Payload as JSON.")]
+PayloadFile = Annotated[
+    str | None,
+    typer.Option("--payload-file", help="Read the JSON payload from a file ('-': stdin)."),
+]
 
 
 @app.command()
@@ -266,6 +287,80 @@ _control_command(
 _control_command("resume", RESUME, "Resume a paused run.")
 
 
+@app.command()
+def signal(
+    run_id: RunId,
+    name: SignalName,
+    correlation: Correlation = None,
+    payload: Payload = None,
+    payload_file: PayloadFile = None,
+    wait: Wait = False,
+    timeout: Timeout = 60.0,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """Send a signal to a run's waits for it. A run that has not reached such a wait yet
+    keeps the signal until one takes it.
+
+    Example: flowforge runs signal 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed order.paid
+    --correlation A-17 --payload '{"amount": 5}' --wait
+    """
+    value = _payload(payload, payload_file)
+    client = connect(url, token, data_dir)
+    _control(client, SIGNAL, run_id, wait, timeout, json, s=name, c=correlation, p=value)
+
+
+@app.command()
+def broadcast(
+    name: SignalName,
+    correlation: Correlation = None,
+    payload: Payload = None,
+    payload_file: PayloadFile = None,
+    project: Project = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    json: Json = False,
+) -> None:
+    """Send a signal to every run of a project that waits for it now (with that
+    correlation key, when its wait names one). A run not yet at its wait is not reached:
+    use `flowforge runs signal RUN_ID NAME` for it.
+
+    Example: flowforge runs broadcast order.paid --correlation A-17 --payload '{"amount": 5}'
+    """
+    value = _payload(payload, payload_file)
+    client = connect(url, token, data_dir)
+    project_id = project or default_project(client)
+    result = client.execute(BROADCAST, project=project_id, s=name, c=correlation, p=value)["result"]
+    _fail_on_refusal(result)
+    requests = result["requests"]
+    if json:
+        print_json(requests)
+        return
+    if not requests:
+        typer.echo(f"no run of the project waits for signal {name!r}: nothing sent")
+    for request in requests:
+        typer.echo(_request_line(request))
+
+
+def _payload(payload: str | None, payload_file: str | None) -> Any:
+    if payload is not None and payload_file is not None:
+        fail("give the payload once: --payload or --payload-file, not both")
+    if payload_file is not None:
+        try:
+            payload = sys.stdin.read() if payload_file == "-" else Path(payload_file).read_text()
+        except OSError as exc:
+            fail(f"--payload-file: cannot read {payload_file}: {exc.strerror}")
+    if payload is None:
+        return None
+    try:
+        return jsonlib.loads(payload)
+    except ValueError as exc:
+        fail(f"the payload is not JSON: {exc}")
+
+
 def _control(
     client: GraphQLClient,
     mutation: str,
@@ -278,22 +373,35 @@ def _control(
     """Send a control request; exits non-zero when it is refused or, with `wait`, when the
     data plane refuses it or it expires undelivered."""
     result = client.execute(mutation, id=run_id, **variables)["result"]
-    if result["__typename"] == "NotFound":
-        fail(result["message"])
-    if result["__typename"] == "ValidationFailed":
-        fail("; ".join(issue["message"] for issue in result["errors"]))
+    _fail_on_refusal(result)
     request = _settled(client, result, timeout) if wait else result
     if json:
         print_json(request)
     else:
-        line = f"{request['action'].lower()} of run {request['runId']}: {request['status']}"
-        if request["status"] == "PENDING":
-            line += f" (until {request['expiresAt']})"
-        if request["reason"]:
-            line += f": {request['reason']}"
-        typer.echo(line)
+        typer.echo(_request_line(request))
     if request["status"] in ("REFUSED", "UNDELIVERED"):
         raise typer.Exit(1)
+
+
+def _fail_on_refusal(result: dict[str, Any]) -> None:
+    if result["__typename"] == "NotFound":
+        fail(result["message"])
+    if result["__typename"] == "ValidationFailed":
+        fail("; ".join(issue["message"] for issue in result["errors"]))
+
+
+def _request_line(request: dict[str, Any]) -> str:
+    what = request["action"].lower()
+    if request.get("signal"):
+        what += f" {request['signal']['name']}"
+        if request["signal"]["correlation"] is not None:
+            what += f" ({request['signal']['correlation']})"
+    line = f"{what} of run {request['runId']}: {request['status']}"
+    if request["status"] == "PENDING":
+        line += f" (until {request['expiresAt']})"
+    if request["reason"]:
+        line += f": {request['reason']}"
+    return line
 
 
 def _settled(client: GraphQLClient, request: dict[str, Any], timeout: float) -> dict[str, Any]:
