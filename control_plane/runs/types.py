@@ -37,6 +37,8 @@ class ControlAction(Enum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
+    SIGNAL = "signal"
+    DECIDE = "decide"
 
 
 @strawberry.type(
