@@ -450,8 +450,11 @@ async def test_a_run_waiting_for_an_approval_survives_a_full_stop_and_start_and_
         task_id = f"{run_id}:ask"
 
         async def opened() -> bool:
-            found = (await api.data(task_query, id=task_id))["task"]
-            return found is not None and found["status"] == "OPEN"
+            project = (await api.data("{ projects { id } }"))["projects"][0]["id"]
+            listed = await api.data(
+                "query($p: ID!) { tasks(projectId: $p, status: OPEN) { nodes { id } } }", p=project
+            )
+            return task_id in [t["id"] for t in listed["tasks"]["nodes"]]
 
         await assert_eventually(opened, within=60)
         assert await asyncio.to_thread(dev.stop) == 0
