@@ -113,3 +113,27 @@ class FiboMapWorkflow:
         starts = range(0, len(items), MAP_BATCH_SIZE)
         done = await asyncio.gather(*(one(i, first) for i, first in enumerate(starts)))
         return [result for batch in done for result in batch]
+
+
+@workflow.defn
+class SignalledWorkflow:
+    """Waits for the `go` signal, then runs one fibo(10) step as a local activity: what a
+    wait for an event, or a human decision, followed by a node, is on Temporal by hand."""
+
+    def __init__(self) -> None:
+        self._go = False
+
+    @workflow.signal
+    def go(self) -> None:
+        self._go = True
+
+    @workflow.query
+    def waiting(self) -> bool:
+        return not self._go
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self._go)
+        return await workflow.execute_local_activity(
+            fibo_step, 10, start_to_close_timeout=timedelta(seconds=30)
+        )

@@ -1,4 +1,5 @@
-"""A workflow's input schema: checked at publish, applied to each startRun input.
+"""A workflow's input schema: checked at publish, applied to each startRun input (and the
+same checks for the forms of human tasks, applied to each decision).
 
 Two things a schema could otherwise make the control plane do on a user's behalf are
 ruled out (Hardening #8): fetching a remote `$ref` (validation resolves only inside the
@@ -65,16 +66,24 @@ def validate_run_input(schema: dict[str, Any], value: Any) -> None:
     Raises:
         InvalidInputError: naming the path of the first mismatch.
     """
+    validate_value(schema, value, "input", "the workflow's input schema", "publish a new version")
+
+
+def validate_value(schema: dict[str, Any], value: Any, root: str, what: str, fix: str) -> None:
+    """Check `value` (named `root` in errors) against `schema` (`what`, in errors), a schema
+    that `input_schema_problems` let through; `fix` says what to do if it cannot be applied.
+
+    Raises:
+        InvalidInputError: naming the path of the first mismatch, e.g. `decision['note']`.
+    """
     cls = _re2_validator(jsonschema.validators.validator_for(schema))
     try:
         error = best_match(cls(schema, registry=Registry()).iter_errors(value))
     except (Unresolvable, re2.error) as exc:
-        # Only schemas published before these checks existed can get here.
-        raise InvalidInputError(
-            f"the workflow's input schema cannot be applied: {exc}; publish a new version"
-        ) from exc
+        # Only schemas accepted before these checks existed can get here.
+        raise InvalidInputError(f"{what} cannot be applied: {exc}; {fix}") from exc
     if error is not None:
-        where = "input" + "".join(f"[{p!r}]" for p in error.absolute_path)
+        where = root + "".join(f"[{p!r}]" for p in error.absolute_path)
         raise InvalidInputError(f"{where}: {error.message}", field=where)
 
 

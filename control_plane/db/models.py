@@ -25,7 +25,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from data_plane.protocol import MAX_ITERATION_LENGTH, MAX_NODE_ID_LENGTH, RunStatus
+from data_plane.protocol import (
+    MAX_ITERATION_LENGTH,
+    MAX_NODE_ID_LENGTH,
+    MAX_PRINCIPAL_LENGTH,
+    MAX_TASK_ID_LENGTH,
+    RunStatus,
+)
 
 IDEMPOTENCY_KEY_LENGTH = 200
 # Room for the longest event id the protocol accepts (`RunEvent.event_id`, run id, node id
@@ -237,3 +243,68 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskStatus(StrEnum):
+    """Where a human task is: OPEN while its `core.approval` node waits, then the outcome
+    its node reported, or CANCELLED when the node or its run ended without one."""
+
+    OPEN = "OPEN"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+
+
+class Task(Base):
+    """A human task: one execution of a `core.approval` node, as its `node.waiting`
+    events describe it (`data_plane.protocol.TaskInfo`)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_project_opened", "project_id", "opened_at"),
+        Index("ix_tasks_run", "run_id"),
+    )
+
+    # "<run id>:<execution key>", as the data plane names it.
+    id: Mapped[str] = mapped_column(String(MAX_TASK_ID_LENGTH), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    node_id: Mapped[str] = mapped_column(String(MAX_NODE_ID_LENGTH))
+    iteration: Mapped[str] = mapped_column(String(MAX_ITERATION_LENGTH), default="")
+    title: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # JSON Schema of a decision (`approved` and the node's form).
+    form: Mapped[dict[str, Any]]
+    required: Mapped[int] = mapped_column(Integer)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.OPEN)
+    due_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class TaskAssignee(Base):
+    """Who a task is assigned to now (an escalation replaces the rows)."""
+
+    __tablename__ = "task_assignees"
+    __table_args__ = (Index("ix_task_assignees_assignee", "assignee", "task_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    assignee: Mapped[str] = mapped_column(String(MAX_PRINCIPAL_LENGTH), primary_key=True)
+
+
+class TaskDecision(Base):
+    """One principal's decision on a task, and the control request that carries it to the
+    run (its status is the decision's delivery)."""
+
+    __tablename__ = "task_decisions"
+    __table_args__ = (
+        UniqueConstraint("task_id", "decided_by", name="uq_task_decisions_principal"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"))
+    decided_by: Mapped[str] = mapped_column(String(MAX_PRINCIPAL_LENGTH))
+    decided_at: Mapped[datetime]
+    decision: Mapped[dict[str, Any]]
+    control_request_id: Mapped[str] = mapped_column(ForeignKey("control_requests.id"))

@@ -19,6 +19,7 @@ from control_plane.runs.executions import (
     node_summaries_of,
 )
 from control_plane.settings import ControlPlaneSettings
+from control_plane.tasks.service import RecordedDecision, assignees_of, decisions_of
 from control_plane.workflows.service import versions_of
 
 
@@ -48,12 +49,16 @@ class Context:
     executions: DataLoader[ExecutionPageKey, ExecutionPage] = field(init=False)
     versions: DataLoader[str, list[WorkflowVersion]] = field(init=False)
     control_requests: DataLoader[str, list[ControlRequest]] = field(init=False)
+    task_assignees: DataLoader[str, list[str]] = field(init=False)
+    task_decisions: DataLoader[str, list[RecordedDecision]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.node_summaries = DataLoader(load_fn=self._load_node_summaries)
         self.executions = DataLoader(load_fn=self._load_executions)
         self.versions = DataLoader(load_fn=self._load_versions)
         self.control_requests = DataLoader(load_fn=self._load_control_requests)
+        self.task_assignees = DataLoader(load_fn=self._load_task_assignees)
+        self.task_decisions = DataLoader(load_fn=self._load_task_decisions)
 
     @property
     def requested_by(self) -> str:
@@ -74,6 +79,16 @@ class Context:
         async with self.services.sessions() as session:
             found = await requests_of(session, run_ids)
         return [found[run_id] for run_id in run_ids]
+
+    async def _load_task_assignees(self, task_ids: Sequence[str]) -> list[list[str]]:
+        async with self.services.sessions() as session:
+            found = await assignees_of(session, task_ids)
+        return [found[task_id] for task_id in task_ids]
+
+    async def _load_task_decisions(self, task_ids: Sequence[str]) -> list[list[RecordedDecision]]:
+        async with self.services.sessions() as session:
+            found = await decisions_of(session, task_ids)
+        return [found[task_id] for task_id in task_ids]
 
     async def _load_executions(self, keys: Sequence[ExecutionPageKey]) -> list[ExecutionPage]:
         # One session for the request's pages; each page is its own indexed query, as

@@ -15,12 +15,14 @@ from control_plane.graphql.introspection import introspection_limiter
 from control_plane.nodes.queries import Query as NodeQuery
 from control_plane.runs.mutations import Mutation as RunMutation
 from control_plane.runs.queries import Query as RunQuery
+from control_plane.tasks.mutations import Mutation as TaskMutation
+from control_plane.tasks.queries import Query as TaskQuery
 from control_plane.workflows.mutations import Mutation as WorkflowMutation
 from control_plane.workflows.queries import Query as WorkflowQuery
 from control_plane.workspaces.queries import Query as WorkspaceQuery
 
-Query = merge_types("Query", (WorkspaceQuery, WorkflowQuery, RunQuery, NodeQuery))
-Mutation = merge_types("Mutation", (WorkflowMutation, RunMutation))
+Query = merge_types("Query", (WorkspaceQuery, WorkflowQuery, RunQuery, NodeQuery, TaskQuery))
+Mutation = merge_types("Mutation", (WorkflowMutation, RunMutation, TaskMutation))
 
 # Limits that keep one request from costing the server much; far above what the builder,
 # the CLI or any sensible client sends.

@@ -12,7 +12,8 @@ order they arrive in.
 One row leaves a terminal status on purpose: `node.compensating` follows SUCCEEDED, since
 only a completed node is compensated. `control.*` events are about a control request,
 not a status: their rows move nothing, and `apply_events` settles the request they name
-instead (`control.py`).
+instead (`control.py`). The events of `core.approval` nodes also open and close their
+human tasks (`tasks/lifecycle.py`).
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +33,7 @@ from control_plane.db.models import (
     WorkflowVersion,
 )
 from control_plane.runs.control import settle
+from control_plane.tasks.lifecycle import apply_task_event, tasks_of
 from data_plane.protocol import (
     TERMINAL_RUN_STATUSES,
     EventKind,
@@ -217,6 +219,7 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
             .with_for_update()
         )
         controls.update((c.id, c) for c in await session.scalars(requests))
+    tasks = await tasks_of(session, events, runs)
     applied = 0
     refused: list[RunEvent] = []
     for event in events:
@@ -258,6 +261,7 @@ async def apply_events(session: AsyncSession, pool: str, events: Sequence[RunEve
                 nodes[execution] = node
                 session.add(node)
             apply_node_event(node, event)
+        await apply_task_event(session, tasks, run, event)
     await session.flush()
     return Applied(applied, refused)
 

@@ -1,10 +1,8 @@
 """Runs: starting them and reading them (`progress.py` applies what the data plane reports)."""
 
 import asyncio
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -15,6 +13,7 @@ from control_plane.db.models import IDEMPOTENCY_KEY_LENGTH, Run
 from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.input_schema import validate_run_input
 from control_plane.limits import LimitSettings, check_json_value
+from control_plane.pagination import decode_cursor, encode_cursor
 from control_plane.runs.subworkflows import resolve_calls
 from control_plane.workflows.service import get_version, get_workflow
 
@@ -109,7 +108,7 @@ async def list_runs(
     if status is not None:
         query = query.where(Run.status == status)
     if after is not None:
-        created_at, run_id = _decode_cursor(after)
+        created_at, run_id = decode_cursor(after, "runs")
         query = query.where(
             or_(
                 Run.created_at < created_at,
@@ -119,24 +118,5 @@ async def list_runs(
     query = query.order_by(Run.created_at.desc(), Run.id.desc()).limit(first + 1)
     rows = (await session.scalars(query)).all()
     page = rows[:first]
-    end = _encode_cursor(page[-1]) if page else None
+    end = encode_cursor(page[-1].created_at, page[-1].id) if page else None
     return RunPage(page, len(rows) > first, end)
-
-
-def _encode_cursor(run: Run) -> str:
-    return base64.urlsafe_b64encode(f"{run.created_at.isoformat()}|{run.id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, _, run_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        created_at = datetime.fromisoformat(created)
-    except ValueError:
-        created_at = None
-    if created_at is None or created_at.tzinfo is None:
-        raise InvalidInputError(
-            f"after: {cursor[:100]!r} is not a cursor returned by runs; pass "
-            "pageInfo.endCursor as it was given",
-            field="after",
-        )
-    return created_at, run_id

@@ -423,3 +423,62 @@ async def test_a_map_in_flight_survives_a_full_stop_and_start_of_flowforge_dev(
     assert batches == [WorkflowExecutionStatus.COMPLETED] * (items // 100)
     each_row = next(n for n in run["nodes"] if n["nodeId"] == "each")
     assert each_row == {"nodeId": "each", "status": "SUCCEEDED", "attempts": 1}
+
+
+async def test_a_run_waiting_for_an_approval_survives_a_full_stop_and_start_and_completes(
+    flowforge_dev: DevProcess,
+) -> None:
+    ask = {
+        "id": "ask",
+        "type": "core.approval",
+        "config": {"assignees": ["role:operator"], "title": "Go on?"},
+    }
+    done = {"id": "done", "type": "core.transform", "config": {"value": {"done": True}}}
+    edges = [{"from": "ask", "port": "approved", "to": "done"}]
+    task_query = (
+        "query($id: ID!) { task(id: $id) { status assignees decisions { decidedBy delivery } } }"
+    )
+    complete = (
+        "mutation($t: ID!, $d: JSON!) { completeTask(taskId: $t, decision: $d) { __typename "
+        "... on ValidationFailed { errors { message } } } }"
+    )
+    dev = flowforge_dev
+    await asyncio.to_thread(dev.start)
+    async with httpx.AsyncClient(timeout=30) as http:
+        api = DevApi(http, dev)
+        run_id = await api.start(flow("approve-across-restart", [ask, done], edges))
+        task_id = f"{run_id}:ask"
+
+        async def opened() -> bool:
+            project = (await api.data("{ projects { id } }"))["projects"][0]["id"]
+            listed = await api.data(
+                "query($p: ID!) { tasks(projectId: $p, status: OPEN) { nodes { id } } }", p=project
+            )
+            return task_id in [t["id"] for t in listed["tasks"]["nodes"]]
+
+        await assert_eventually(opened, within=60)
+        assert await asyncio.to_thread(dev.stop) == 0
+        assert not dev.left_running
+        await asyncio.to_thread(dev.start)
+
+        first = await api.data(complete, t=task_id, d={"approved": True})
+        again = await api.data(complete, t=task_id, d={"approved": True})
+
+        async def finished() -> dict[str, Any] | None:
+            run = await api.run(run_id)
+            return run if run["status"] in TERMINAL_RUN_STATUSES else None
+
+        run = await assert_eventually(finished, within=120)
+        task = (await api.data(task_query, id=task_id))["task"]
+        output = await api.data("query($id: ID!) { run(id: $id) { output } }", id=run_id)
+
+    assert first["completeTask"]["__typename"] == "Task"
+    assert again["completeTask"]["__typename"] == "ValidationFailed"
+    assert run["status"] == "SUCCEEDED", run
+    assert {n["nodeId"]: n["status"] for n in run["nodes"]} == {
+        "ask": "SUCCEEDED",
+        "done": "SUCCEEDED",
+    }
+    assert output["run"]["output"] == {"done": {"done": True}}
+    [decision] = task["decisions"]
+    assert (task["status"], decision["delivery"]) == ("APPROVED", "APPLIED")

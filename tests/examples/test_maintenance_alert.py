@@ -5,7 +5,7 @@ does not is handled as critical."""
 
 from typing import Any
 
-from fixtures.approvals import decide, wait_for_task
+from fixtures.approvals import decide, principal, task, wait_for_task
 from fixtures.examples import example, start
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack
@@ -53,16 +53,13 @@ async def test_a_technician_reports_the_fix_and_the_ticket_is_closed(
     stack: Stack, http_peer: HttpPeer
 ) -> None:
     run_id = await start(stack, example("maintenance-alert"), alarm(http_peer, "critical"))
-    task = await wait_for_task(stack, run_id, "fix")
+    fix = await wait_for_task(stack, run_id, "fix")
+    ana = await principal(stack, "tech-ana")
 
-    # Sent straight to the run's workflow, as the agent delivers it; this moves to the
-    # completeTask mutation once that exists.
-    outcome = await decide(
-        stack, task, "tech-ana", True, resolution="replaced the bearing", parts=["brg-6204"]
-    )
+    await decide(stack, fix["id"], True, ana, resolution="replaced the bearing", parts=["brg-6204"])
     run = await stack.wait_for_run(run_id)
 
-    assert outcome.applied
+    assert (await task(stack, fix["id"]))["status"] == "APPROVED"
     assert run["status"] == "SUCCEEDED", run
     assert run["output"] == {"device": "pump-3", "ticket": "T-17", "outcome": "fixed"}
     assert http_peer.requests == [*CRITICAL_PATH, "PATCH /tickets/T-17"]
@@ -70,7 +67,7 @@ async def test_a_technician_reports_the_fix_and_the_ticket_is_closed(
         "status": "resolved",
         "resolution": "replaced the bearing",
         "parts": ["brg-6204"],
-        "fixed_by": "tech-ana",
+        "fixed_by": ana.id,
     }
 
 
@@ -89,10 +86,10 @@ async def test_a_warning_that_persists_is_handled_as_critical(
 ) -> None:
     http_peer.script("/devices/pump-3/status", {"state": "overheating"})
     run_id = await start(stack, example("maintenance-alert"), alarm(http_peer, "warning"))
-    task = await wait_for_task(stack, run_id, "fix")
+    fix = await wait_for_task(stack, run_id, "fix")
+    ana = await principal(stack, "tech-ana")
 
-    # As above, this moves to completeTask once that exists.
-    await decide(stack, task, "tech-ana", False, resolution="needs a new pump")
+    await decide(stack, fix["id"], False, ana, resolution="needs a new pump")
     run = await stack.wait_for_run(run_id)
 
     assert run["status"] == "SUCCEEDED", run
@@ -104,5 +101,5 @@ async def test_a_warning_that_persists_is_handled_as_critical(
     ]
     assert sent(run, "escalate") == {
         "to": "role:supervisor",
-        "text": "ticket T-17 not fixed by tech-ana: needs a new pump",
+        "text": f"ticket T-17 not fixed by {ana.id}: needs a new pump",
     }

@@ -4,7 +4,7 @@ do not both decide in time expires."""
 
 from typing import Any
 
-from fixtures.approvals import decide, wait_for_task
+from fixtures.approvals import decide, principal, wait_for_task
 from fixtures.examples import example, start
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack
@@ -33,37 +33,37 @@ async def test_a_request_the_two_do_not_both_decide_in_time_expires(
     approval["config"]["due"] = "3s"  # 48h in the example
     run_id = await start(stack, definition, purchase(http_peer))
     task = await wait_for_task(stack, run_id, "approve")
+    finn = await principal(stack, "finn")
 
-    # One of the two in time: not enough. As below, this moves to completeTask.
-    assert (await decide(stack, task, "finn", True)).applied
+    # One of the two in time: not enough.
+    await decide(stack, task["id"], True, finn)
     run = await stack.wait_for_run(run_id)
 
     assert_requester_told(run, http_peer, "expired", "POST /requests/R-5/expire")
-    assert run["output"] == {"request": "R-5", "approved": False, "decided_by": ["finn"]}
+    assert run["output"] == {"request": "R-5", "approved": False, "decided_by": [finn.id]}
 
 
 async def test_the_order_is_placed_once_both_approve(stack: Stack, http_peer: HttpPeer) -> None:
     run_id = await start(stack, example("purchase-approval"), purchase(http_peer))
     task = await wait_for_task(stack, run_id, "approve")
+    finn, otto = await principal(stack, "finn"), await principal(stack, "otto")
 
-    # Sent straight to the run's workflow, as the agent delivers it; this moves to the
-    # completeTask mutation once that exists.
-    assert (await decide(stack, task, "finn", True, comment="within budget")).applied
+    await decide(stack, task["id"], True, finn, comment="within budget")
     assert (await stack.run(run_id))["status"] == "WAITING"  # one of two approvals
-    assert (await decide(stack, task, "otto", True)).applied
+    await decide(stack, task["id"], True, otto)
     run = await stack.wait_for_run(run_id)
 
     assert_requester_told(run, http_peer, "ordered", "POST /requests/R-5/order")
-    assert run["output"] == {"request": "R-5", "approved": True, "decided_by": ["finn", "otto"]}
+    assert run["output"] == {"request": "R-5", "approved": True, "decided_by": [finn.id, otto.id]}
 
 
 async def test_one_refusal_refuses_the_request(stack: Stack, http_peer: HttpPeer) -> None:
     run_id = await start(stack, example("purchase-approval"), purchase(http_peer))
     task = await wait_for_task(stack, run_id, "approve")
+    otto = await principal(stack, "otto")
 
-    # As above, this moves to completeTask once that exists.
-    assert (await decide(stack, task, "otto", False, comment="not this quarter")).applied
+    await decide(stack, task["id"], False, otto, comment="not this quarter")
     run = await stack.wait_for_run(run_id)
 
     assert_requester_told(run, http_peer, "refused")
-    assert run["output"] == {"request": "R-5", "approved": False, "decided_by": ["otto"]}
+    assert run["output"] == {"request": "R-5", "approved": False, "decided_by": [otto.id]}

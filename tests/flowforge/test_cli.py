@@ -14,6 +14,7 @@ from control_plane.runs.progress import apply_events
 from data_plane.protocol import RunEvent
 from flowforge.cli.main import app
 
+from fixtures.approvals import approval_flow, wait_for_task
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack, assert_eventually, commit_runs, started_with_slow_node
 
@@ -228,3 +229,53 @@ def test_bus_commands_set_up_a_server_and_mint_credentials(tmp_path: Path) -> No
     assert again.output == pool.output  # the same credentials until they are revoked
     assert bad.exit_code == 1 and "letters, digits" in bad.output
     assert nobody.exit_code == 1 and "--pool NAME or --control-plane" in nobody.output
+
+
+async def test_tasks_list_and_complete_decide_a_waiting_approval(stack: Stack) -> None:
+    published = await stack.publish(approval_flow("cli-approval", assignees=["role:ops"]))
+    run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
+    opened = await wait_for_task(stack, run_id, "ask")
+
+    code, out = await flowforge(
+        stack, "tasks", "list", "--assignee", "role:ops", "--status", "open"
+    )
+    assert code == 0, out
+    assert f"{opened['id']}  OPEN" in out and "assignees role:ops  approvals 0/1" in out
+
+    code, out = await flowforge(
+        stack,
+        "tasks",
+        "complete",
+        opened["id"],
+        "--approve",
+        "--field",
+        "note=fine",
+        "--field",
+        "count=2",
+        "--json",
+    )
+    assert code == 0, out
+    [decision] = json.loads(out)["decisions"]
+    assert decision["decision"] == {"approved": True, "note": "fine", "count": 2}
+    run = await stack.wait_for_run(run_id)
+    assert run["status"] == "SUCCEEDED", run
+
+    code, out = await flowforge(stack, "tasks", "complete", opened["id"], "--reject")
+    assert code == 1
+    assert f"task {opened['id']} is APPROVED" in out
+    code, out = await flowforge(stack, "tasks", "list", "--status", "APPROVED", "--json")
+    assert code == 0, out
+    assert [t["id"] for t in json.loads(out)] == [opened["id"]]
+
+
+async def test_tasks_complete_refuses_what_it_cannot_send(stack: Stack) -> None:
+    code, out = await flowforge(stack, "tasks", "complete", "r:ask")
+    assert code == 1 and "give one of --approve and --reject" in out
+    code, out = await flowforge(stack, "tasks", "complete", "r:ask", "--approve", "--field", "x")
+    assert code == 1 and "--field 'x': write it as key=value" in out
+    code, out = await flowforge(
+        stack, "tasks", "complete", "r:ask", "--reject", "--decision", "[1]"
+    )
+    assert code == 1 and "--decision must be a JSON object" in out
+    code, out = await flowforge(stack, "tasks", "complete", "r:ask", "--approve")
+    assert code == 1 and "task 'r:ask' does not exist" in out

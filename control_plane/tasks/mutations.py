@@ -1,0 +1,47 @@
+import logging
+from datetime import UTC, datetime, timedelta
+
+import strawberry
+from strawberry.scalars import JSON
+
+from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.graphql.context import Info
+from control_plane.graphql.errors import graphql_errors
+from control_plane.graphql.results import NotFound
+from control_plane.tasks import service
+from control_plane.tasks.types import CompleteTaskResult, Task
+from control_plane.workflows.types import DefinitionIssue, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Decide an open human task as the caller: the decision (`approved` and "
+        "the form's fields) is checked against Task.form, recorded with who decided and "
+        "when, and sent to the run; follow its delivery in Task.decisions. Each principal "
+        "decides a task once."
+    )
+    @graphql_errors
+    async def complete_task(
+        self, info: Info, task_id: strawberry.ID, decision: JSON
+    ) -> CompleteTaskResult:
+        services = info.context.services
+        ttl = timedelta(seconds=services.settings.control_ttl_seconds)
+        try:
+            async with services.sessions.begin() as session:
+                task, request = await service.complete_task(
+                    session, task_id, decision, info.context.requested_by, datetime.now(UTC), ttl
+                )
+        except NotFoundError as exc:
+            return NotFound(message=str(exc))
+        except InvalidInputError as exc:
+            issue = DefinitionIssue(node_id=None, field=exc.field or "taskId", message=str(exc))
+            return ValidationFailed(errors=[issue])
+        try:
+            await services.dispatcher.dispatch_control(request.id)
+        except Exception:
+            # The decision is committed: the dispatch sweep publishes it once NATS answers.
+            logger.warning("decision %s recorded; dispatch deferred", request.id, exc_info=True)
+        return Task.from_row(task)
