@@ -70,10 +70,25 @@ def expression_limits(settings: DataPlaneSettings) -> ExpressionLimits:
     )
 
 
+# How long to wait for a Temporal server that answers but is still starting up.
+STARTING_SERVER_GRACE_SECONDS = 30.0
+
+
 async def connect_temporal(address: str, namespace: str) -> Client:
-    return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
-    )
+    """Connect to Temporal. A server that answers "not healthy yet" (its frontend is still
+    starting, as just after a restart) is asked again for a while; any other failure is
+    raised at once."""
+    deadline = asyncio.get_running_loop().time() + STARTING_SERVER_GRACE_SECONDS
+    while True:
+        try:
+            return await Client.connect(
+                address, namespace=namespace, data_converter=pydantic_data_converter
+            )
+        except RuntimeError as exc:
+            if "not healthy yet" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            logger.info("Temporal at %s is still starting; connecting again", address)
+            await asyncio.sleep(0.5)
 
 
 async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: asyncio.Event) -> None:
