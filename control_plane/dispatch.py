@@ -110,6 +110,13 @@ class Dispatcher:
             subworkflows=await _called(session, run),
         )
 
+    async def dispatch_control_soon(self, control_id: str) -> None:
+        """Publish a committed request now if NATS answers; else the sweep publishes it."""
+        try:
+            await self.dispatch_control(control_id)
+        except Exception:
+            logger.warning("control %s recorded; dispatch deferred", control_id, exc_info=True)
+
     async def dispatch_control(self, control_id: str) -> None:
         """Publish the request's signed control message and record that NATS accepted it.
 

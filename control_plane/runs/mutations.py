@@ -16,7 +16,7 @@ from control_plane.runs.types import (
     SendSignalResult,
     SignalsSent,
 )
-from control_plane.workflows.types import DefinitionIssue, ValidationFailed
+from control_plane.workflows.types import ValidationFailed
 from data_plane.protocol import ControlAction, ControlSignal
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Mutation:
         try:
             event = signals.signal_event(signal, correlation, payload)
         except InvalidInputError as exc:
-            return _validation_failed(exc)
+            return ValidationFailed.of(exc, "id")
         return await _request_control(info, id, "signal", event=event)
 
     @strawberry.mutation(
@@ -126,9 +126,9 @@ class Mutation:
         except NotFoundError as exc:
             return NotFound(message=str(exc))
         except InvalidInputError as exc:
-            return _validation_failed(exc)
+            return ValidationFailed.of(exc, "id")
         for request in requests:
-            await _dispatch(info, request.id)
+            await services.dispatcher.dispatch_control_soon(request.id)
         return SignalsSent(requests=[ControlRequest.from_row(r) for r in requests])
 
 
@@ -156,19 +156,6 @@ async def _request_control(
     except NotFoundError as exc:
         return NotFound(message=str(exc))
     except InvalidInputError as exc:
-        return _validation_failed(exc)
-    await _dispatch(info, request.id)
+        return ValidationFailed.of(exc, "id")
+    await services.dispatcher.dispatch_control_soon(request.id)
     return ControlRequest.from_row(request)
-
-
-async def _dispatch(info: Info, control_id: str) -> None:
-    try:
-        await info.context.services.dispatcher.dispatch_control(control_id)
-    except Exception:
-        # The request is committed: the dispatch sweep publishes it once NATS answers.
-        logger.warning("control %s recorded; dispatch deferred", control_id, exc_info=True)
-
-
-def _validation_failed(exc: InvalidInputError) -> ValidationFailed:
-    issue = DefinitionIssue(node_id=None, field=exc.field or "id", message=str(exc))
-    return ValidationFailed(errors=[issue])

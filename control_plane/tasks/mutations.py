@@ -1,4 +1,3 @@
-import logging
 from datetime import UTC, datetime, timedelta
 
 import strawberry
@@ -10,9 +9,7 @@ from control_plane.graphql.errors import graphql_errors
 from control_plane.graphql.results import NotFound
 from control_plane.tasks import service
 from control_plane.tasks.types import CompleteTaskResult, Task
-from control_plane.workflows.types import DefinitionIssue, ValidationFailed
-
-logger = logging.getLogger(__name__)
+from control_plane.workflows.types import ValidationFailed
 
 
 @strawberry.type
@@ -37,11 +34,6 @@ class Mutation:
         except NotFoundError as exc:
             return NotFound(message=str(exc))
         except InvalidInputError as exc:
-            issue = DefinitionIssue(node_id=None, field=exc.field or "taskId", message=str(exc))
-            return ValidationFailed(errors=[issue])
-        try:
-            await services.dispatcher.dispatch_control(request.id)
-        except Exception:
-            # The decision is committed: the dispatch sweep publishes it once NATS answers.
-            logger.warning("decision %s recorded; dispatch deferred", request.id, exc_info=True)
+            return ValidationFailed.of(exc, "taskId")
+        await services.dispatcher.dispatch_control_soon(request.id)
         return Task.from_row(task)

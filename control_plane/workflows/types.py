@@ -7,6 +7,7 @@ from strawberry.scalars import JSON
 from connectors_sdk import DefinitionIssue as Issue
 from control_plane.db.models import Workflow as WorkflowRow
 from control_plane.db.models import WorkflowVersion as VersionRow
+from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
 from control_plane.graphql.errors import graphql_errors
 
@@ -73,6 +74,12 @@ class DefinitionIssue:
 )
 class ValidationFailed:
     errors: list[DefinitionIssue]
+
+    @classmethod
+    def of(cls, exc: InvalidInputError, field: str) -> "ValidationFailed":
+        """The refusal of one input, under the field `exc` names (else `field`)."""
+        issue = DefinitionIssue(node_id=None, field=exc.field or field, message=str(exc))
+        return cls(errors=[issue])
 
 
 PublishWorkflowResult = Annotated[
