@@ -20,7 +20,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from connectors_sdk import NodeRegistry
-from control_plane.auth import bearer_token, ensure_token, token_id
 from control_plane.db.engine import create_engine, migrate, session_factory
 from control_plane.dispatch import Dispatcher
 from control_plane.errors import UnauthenticatedError
@@ -28,10 +27,13 @@ from control_plane.graphiql import ASSETS_PATH, GraphiQL
 from control_plane.graphql.context import Context, Services
 from control_plane.graphql.response_size import encode_within
 from control_plane.graphql.schema import schema
+from control_plane.identity.authenticate import authenticate
 from control_plane.ingest import EventIngestor
 from control_plane.request_body import RequestBodyError, read_checked_body
+from control_plane.runs.launcher import Launcher
 from control_plane.settings import ControlPlaneSettings
 from control_plane.signing import load_or_create_signing_key
+from control_plane.tokens.service import ensure_admin_token
 from control_plane.workspaces.service import ensure_default_project
 from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
@@ -42,8 +44,8 @@ from data_plane.protocol import (
 
 logger = logging.getLogger(__name__)
 
-# Where the endpoint leaves the id of the request's API token for the GraphQL context.
-API_TOKEN_ID = "flowforge.api_token_id"
+# Where the endpoint leaves the request's principal for the GraphQL context.
+PRINCIPAL = "flowforge.principal"
 
 
 class FlowForgeGraphQL(GraphQL[Context, None]):
@@ -53,15 +55,16 @@ class FlowForgeGraphQL(GraphQL[Context, None]):
         self.services = services
 
     async def get_context(self, request: Request | WebSocket, response: object) -> Context:
-        # Set by `GraphQLEndpoint` once the token checked out.
-        return Context(self.services, request.scope.get("state", {}).get(API_TOKEN_ID))
+        # Set by `GraphQLEndpoint`, which refuses a request it cannot authenticate.
+        return Context(self.services, request.scope["state"][PRINCIPAL])
 
     def encode_json(self, data: object) -> bytes:
         return encode_within(data, self.services.settings.limits.max_response_bytes)
 
 
 class GraphQLEndpoint:
-    """`/graphql`: GraphiQL for browsers; every operation needs a valid API token."""
+    """`/graphql`: every operation needs credentials; GraphiQL for browsers when the
+    schema is exposed (`expose_schema`)."""
 
     app: FlowForgeGraphQL | None = None
     bus: Bus | None = None
@@ -78,14 +81,17 @@ class GraphQLEndpoint:
             await response(scope, receive, send)
             return
         wants_ide = request.method == "GET" and "query" not in request.query_params
-        if wants_ide:
+        if wants_ide and self.app.services.settings.expose_schema:
             await (await self.ide.page(request))(scope, receive, send)
             return
-        authenticated = await _authenticate(self.app.services, request)
-        if isinstance(authenticated, Response):
-            await authenticated(scope, receive, send)
+        try:
+            principal = await authenticate(
+                self.app.services.sessions, request.headers.get("authorization")
+            )
+        except UnauthenticatedError as exc:
+            await _refusal(exc)(scope, receive, send)
             return
-        scope.setdefault("state", {})[API_TOKEN_ID] = authenticated
+        scope.setdefault("state", {})[PRINCIPAL] = principal
         if request.method == "POST":
             try:
                 receive = await read_checked_body(request, self.app.services.settings.limits)
@@ -107,7 +113,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         async with sessions.begin() as session:
             await ensure_default_project(session)
             if settings.admin_token is not None:
-                await ensure_token(session, "admin", settings.admin_token.get_secret_value())
+                await ensure_admin_token(session, "admin", settings.admin_token.get_secret_value())
         key = load_or_create_signing_key(settings.signing_key_path)
         bus = Bus(
             settings.nats_url,
@@ -122,7 +128,10 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
             bus, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
         )
         ingestor = EventIngestor(bus, sessions, settings.all_pools)
-        endpoint.app = FlowForgeGraphQL(Services(settings, sessions, registry, dispatcher))
+        launcher = Launcher(dispatcher, settings.limits, settings.default_pool)
+        endpoint.app = FlowForgeGraphQL(
+            Services(settings, sessions, registry, dispatcher, launcher)
+        )
         endpoint.bus = bus
         stop = asyncio.Event()
         tasks = [
@@ -184,19 +193,10 @@ async def _provision(bus: Bus, settings: ControlPlaneSettings, done: asyncio.Eve
         await asyncio.sleep(0.5)
 
 
-async def _authenticate(services: Services, request: Request) -> str | Response:
-    """The id of the request's API token, or the response that refuses the request."""
-    token = bearer_token(request.headers.get("authorization"))
-    if token is not None:
-        async with services.sessions() as session:
-            found = await token_id(session, token)
-        if found is not None:
-            return found
-        message = "the API token is not valid; check FLOWFORGE_TOKEN or <data dir>/admin-token"
-    else:
-        message = "missing API token: send the header 'Authorization: Bearer <token>'"
-    error = UnauthenticatedError(message)
+def _refusal(exc: UnauthenticatedError) -> Response:
+    """401 and the reason, nothing else."""
     return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": error.extensions()}]},
+        {"data": None, "errors": [{"message": str(exc), "extensions": exc.extensions()}]},
         status_code=401,
+        headers={"WWW-Authenticate": "Bearer"},
     )

@@ -65,6 +65,13 @@ class Dispatcher:
         self._sessions = sessions
         self._ttl = ttl
 
+    async def dispatch_soon(self, run_id: str) -> None:
+        """Publish a committed run now if NATS answers; else the sweep publishes it."""
+        try:
+            await self.dispatch(run_id)
+        except Exception:
+            logger.warning("run %s queued; dispatch deferred", run_id, exc_info=True)
+
     async def dispatch(self, run_id: str) -> None:
         """Publish the run's signed descriptor and record that NATS accepted it.
 

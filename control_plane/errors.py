@@ -4,6 +4,7 @@ ControlPlaneError
  ├── NotFoundError          NOT_FOUND
  ├── InvalidInputError      INVALID_INPUT
  ├── UnauthenticatedError   UNAUTHENTICATED
+ ├── ForbiddenError         FORBIDDEN
  └── ConfigurationError     CONFIGURATION
 """
 
@@ -34,6 +35,12 @@ class InvalidInputError(ControlPlaneError):
 
 class UnauthenticatedError(ControlPlaneError):
     code = "UNAUTHENTICATED"
+
+
+class ForbiddenError(ControlPlaneError):
+    """The principal is known but may not do this here."""
+
+    code = "FORBIDDEN"
 
 
 class ConfigurationError(ControlPlaneError):

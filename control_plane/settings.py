@@ -45,6 +45,11 @@ class ControlPlaneSettings(BaseSettings):
     admin_token: SecretStr | None = Field(
         None, description="API token registered as 'admin' at start (kept only as a hash)."
     )
+    expose_schema: bool = Field(
+        False,
+        description="Whether the GraphiQL page is served and introspection answered (to "
+        "authenticated requests only); on in `flowforge dev`.",
+    )
     default_pool: str = Field(
         DEFAULT_POOL, pattern=POOL_PATTERN, description="Pool that runs go to by default."
     )

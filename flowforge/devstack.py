@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from control_plane.auth import generate_token
 from control_plane.signing import load_or_create_signing_key, public_key_path
+from control_plane.tokens.service import generate_token
 from data_plane.protocol import DEFAULT_POOL
 from flowforge.nats_accounts import BusAuthority
 from flowforge.private_files import write_private
@@ -188,6 +188,8 @@ class DevStack:
             "FLOWFORGE_CP_NATS_CREDENTIALS": str(credentials),
             "FLOWFORGE_CP_SIGNING_KEY_PATH": str(key_path),
             "FLOWFORGE_CP_ADMIN_TOKEN": self.admin_token,
+            # A development stack: GraphiQL and introspection for its own user.
+            "FLOWFORGE_CP_EXPOSE_SCHEMA": "true",
         }
         return start_control_plane(env, self.data_dir / "logs" / "control-plane.log")
 

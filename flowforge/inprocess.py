@@ -282,6 +282,7 @@ async def running_stack(
         admin_token=SecretStr(token),
         default_pool=pool,
         pools=list(other_pools),
+        expose_schema=True,
         **{"redispatch_interval": 0.5, **(control_plane_options or {})},
     )
     dp_settings = DataPlaneSettings(

@@ -73,11 +73,14 @@ class Base(DeclarativeBase):
 
 
 class Workspace(Base):
+    """The tenant boundary: its members, projects, workflows and runs are its own."""
+
     __tablename__ = "workspaces"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Project(Base):
@@ -87,6 +90,47 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"))
     name: Mapped[str] = mapped_column(String(100))
+    # Labels that policies read (`production`, `onprem-only` ...).
+    tags: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class User(Base):
+    """Someone who signed in through the OIDC issuer, created on first sight."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    issuer: Mapped[str] = mapped_column(String(400))
+    subject: Mapped[str] = mapped_column(String(400))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkspaceMember(Base):
+    """A role in a workspace, held by a user (`user:<email>`) or by everyone in a group
+    of the OIDC issuer (`group:<name>`)."""
+
+    __tablename__ = "workspace_members"
+
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(400), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectMember(Base):
+    """A role in one project, which replaces the member's workspace role there."""
+
+    __tablename__ = "project_members"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(400), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -237,12 +281,25 @@ class ControlRequest(Base):
 
 
 class ApiToken(Base):
+    """A bearer token for the CLI or a machine, kept as its SHA-256: an instance admin's,
+    or one role in one workspace."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    instance_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id"), nullable=True, index=True
+    )
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Who created it (a principal id); None for the admin token of the settings.
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class TaskStatus(StrEnum):

@@ -1,6 +1,8 @@
-"""The typed context every resolver receives, with per-request data loaders."""
+"""The typed context every resolver receives: the request's principal, its one
+transaction seam, and per-request data loaders."""
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -9,7 +11,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from connectors_sdk import NodeRegistry
+from control_plane.access.principal import Principal, Scope
 from control_plane.db.models import ControlRequest, WorkflowVersion
+from control_plane.db.transaction import Transaction
 from control_plane.dispatch import Dispatcher
 from control_plane.runs.control import requests_of
 from control_plane.runs.executions import (
@@ -18,9 +22,11 @@ from control_plane.runs.executions import (
     executions_of,
     node_summaries_of,
 )
+from control_plane.runs.launcher import Launcher
 from control_plane.settings import ControlPlaneSettings
 from control_plane.tasks.service import RecordedDecision, assignees_of, decisions_of
 from control_plane.workflows.service import versions_of
+from control_plane.workspaces.service import project_workspaces, workspaces_present
 
 
 @dataclass
@@ -31,6 +37,7 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     registry: NodeRegistry
     dispatcher: Dispatcher
+    launcher: Launcher
 
 
 class ExecutionPageKey(NamedTuple):
@@ -43,8 +50,7 @@ class ExecutionPageKey(NamedTuple):
 @dataclass
 class Context:
     services: Services
-    # The id of the API token the request came with (the only identity auth knows yet).
-    api_token_id: str | None = None
+    principal: Principal
     node_summaries: DataLoader[str, list[NodeSummary]] = field(init=False)
     executions: DataLoader[ExecutionPageKey, ExecutionPage] = field(init=False)
     versions: DataLoader[str, list[WorkflowVersion]] = field(init=False)
@@ -59,11 +65,49 @@ class Context:
         self.control_requests = DataLoader(load_fn=self._load_control_requests)
         self.task_assignees = DataLoader(load_fn=self._load_task_assignees)
         self.task_decisions = DataLoader(load_fn=self._load_task_decisions)
+        self._project_scopes = DataLoader(load_fn=self._load_project_scopes)
+        self._workspaces = DataLoader(load_fn=self._load_workspaces)
+
+    _project_scopes: DataLoader[str, Scope | None] = field(init=False)
+    _workspaces: DataLoader[str, bool] = field(init=False)
+    _known_scopes: dict[str, Scope] = field(init=False, default_factory=dict)
 
     @property
     def requested_by(self) -> str:
         """Who a request is recorded as made by."""
-        return self.api_token_id or "api-token"
+        return self.principal.id
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """The one transaction of a mutation: committed when the block ends, rolled back
+        if it raises; the actions it was given after commit run then."""
+        async with self.services.sessions.begin() as session:
+            transaction = Transaction(session)
+            yield transaction
+        await transaction.run_after_commit()
+
+    async def project_scope(self, project_id: str) -> Scope | None:
+        """Where the project is; None if there is no such project."""
+        return await self._project_scopes.load(project_id)
+
+    def known_scope(self, project_id: str) -> Scope | None:
+        """The project's scope if this request resolved it already."""
+        return self._known_scopes.get(project_id)
+
+    async def workspace_scope(self, workspace_id: str) -> Scope | None:
+        return Scope(workspace_id) if await self._workspaces.load(workspace_id) else None
+
+    async def _load_project_scopes(self, project_ids: Sequence[str]) -> list[Scope | None]:
+        async with self.services.sessions() as session:
+            found = await project_workspaces(session, project_ids)
+        scopes = {p: Scope(w, p) for p, w in found.items()}
+        self._known_scopes.update(scopes)
+        return [scopes.get(p) for p in project_ids]
+
+    async def _load_workspaces(self, workspace_ids: Sequence[str]) -> list[bool]:
+        async with self.services.sessions() as session:
+            found = await workspaces_present(session, workspace_ids)
+        return [w in found for w in workspace_ids]
 
     async def _load_versions(self, workflow_ids: Sequence[str]) -> list[list[WorkflowVersion]]:
         async with self.services.sessions() as session:

@@ -1,14 +1,13 @@
-import logging
 from datetime import UTC, datetime, timedelta
 
 import strawberry
 from strawberry.scalars import JSON
 
+from control_plane.db.transaction import Transaction
 from control_plane.errors import InvalidInputError, NotFoundError
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.graphql.results import NotFound
-from control_plane.runs import control, service, signals
+from control_plane.runs import control, signals
 from control_plane.runs.types import (
     ControlRequest,
     ControlRunResult,
@@ -19,8 +18,6 @@ from control_plane.runs.types import (
 from control_plane.workflows.types import ValidationFailed
 from data_plane.protocol import ControlAction, ControlSignal
 
-logger = logging.getLogger(__name__)
-
 
 @strawberry.type
 class Mutation:
@@ -28,7 +25,6 @@ class Mutation:
         description="Start a run of a workflow version (the latest when version is omitted). "
         "A second call with the same idempotencyKey returns the first run."
     )
-    @graphql_errors
     async def start_run(
         self,
         info: Info,
@@ -37,23 +33,11 @@ class Mutation:
         input: JSON | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        services = info.context.services
-        async with services.sessions.begin() as session:
-            run, created = await service.start_run(
-                session,
-                workflow_id,
-                version,
-                input,
-                idempotency_key,
-                services.settings.default_pool,
-                services.settings.limits,
+        context = info.context
+        async with context.transaction() as transaction:
+            run = await context.services.launcher.start(
+                transaction, context.principal, workflow_id, version, input, idempotency_key
             )
-        if created:
-            try:
-                await services.dispatcher.dispatch(run.id)
-            except Exception:
-                # The run is committed: the dispatch sweep publishes it once NATS answers.
-                logger.warning("run %s queued; dispatch deferred", run.id, exc_info=True)
         return Run.from_row(run)
 
     @strawberry.mutation(
@@ -61,7 +45,6 @@ class Mutation:
         "are cancelled and, with compensate, the compensations of its completed nodes run. "
         "Follow the request in Run.controlRequests."
     )
-    @graphql_errors
     async def cancel_run(
         self, info: Info, id: strawberry.ID, compensate: bool = False
     ) -> ControlRunResult:
@@ -71,12 +54,10 @@ class Mutation:
         description="Ask the run's data plane to pause the run: running nodes finish, none "
         "starts until resumeRun."
     )
-    @graphql_errors
     async def pause_run(self, info: Info, id: strawberry.ID) -> ControlRunResult:
         return await _request_control(info, id, "pause")
 
     @strawberry.mutation(description="Ask the run's data plane to resume a paused run.")
-    @graphql_errors
     async def resume_run(self, info: Info, id: strawberry.ID) -> ControlRunResult:
         return await _request_control(info, id, "resume")
 
@@ -85,7 +66,6 @@ class Mutation:
         "(and for its correlation key, when they name one). A run that has not reached "
         "such a wait yet keeps the signal until one takes it."
     )
-    @graphql_errors
     async def signal_run(
         self,
         info: Info,
@@ -106,7 +86,6 @@ class Mutation:
         "request per run. A run that has not reached its wait yet is not reached: signal "
         "it with signalRun."
     )
-    @graphql_errors
     async def send_signal(
         self,
         info: Info,
@@ -115,20 +94,25 @@ class Mutation:
         correlation: str | None = None,
         payload: JSON | None = None,
     ) -> SendSignalResult:
-        services = info.context.services
-        ttl = timedelta(seconds=services.settings.control_ttl_seconds)
+        context = info.context
+        ttl = timedelta(seconds=context.services.settings.control_ttl_seconds)
         try:
             event = signals.signal_event(signal, correlation, payload)
-            async with services.sessions.begin() as session:
+            async with context.transaction() as transaction:
                 requests = await signals.send_signal(
-                    session, project_id, event, info.context.requested_by, datetime.now(UTC), ttl
+                    transaction.session,
+                    project_id,
+                    event,
+                    context.requested_by,
+                    datetime.now(UTC),
+                    ttl,
                 )
+                for request in requests:
+                    _dispatch_after_commit(info, transaction, request.id)
         except NotFoundError as exc:
             return NotFound(message=str(exc))
         except InvalidInputError as exc:
             return ValidationFailed.of(exc, "id")
-        for request in requests:
-            await services.dispatcher.dispatch_control_soon(request.id)
         return SignalsSent(requests=[ControlRequest.from_row(r) for r in requests])
 
 
@@ -139,23 +123,28 @@ async def _request_control(
     compensate: bool = False,
     event: ControlSignal | None = None,
 ) -> ControlRunResult:
-    services = info.context.services
-    ttl = timedelta(seconds=services.settings.control_ttl_seconds)
+    context = info.context
+    ttl = timedelta(seconds=context.services.settings.control_ttl_seconds)
     try:
-        async with services.sessions.begin() as session:
+        async with context.transaction() as transaction:
             request = await control.request_control(
-                session,
+                transaction.session,
                 run_id,
                 action,
                 compensate,
-                info.context.requested_by,
+                context.requested_by,
                 datetime.now(UTC),
                 ttl,
                 payload=event,
             )
+            _dispatch_after_commit(info, transaction, request.id)
     except NotFoundError as exc:
         return NotFound(message=str(exc))
     except InvalidInputError as exc:
         return ValidationFailed.of(exc, "id")
-    await services.dispatcher.dispatch_control_soon(request.id)
     return ControlRequest.from_row(request)
+
+
+def _dispatch_after_commit(info: Info, transaction: Transaction, control_id: str) -> None:
+    dispatcher = info.context.services.dispatcher
+    transaction.after_commit(lambda: dispatcher.dispatch_control_soon(control_id))

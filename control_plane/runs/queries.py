@@ -1,7 +1,6 @@
 import strawberry
 
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.runs import service
 from control_plane.runs.executions import check_page_size
 from control_plane.runs.types import PageInfo, Run, RunConnection
@@ -11,13 +10,11 @@ from data_plane.protocol import RunStatus
 @strawberry.type
 class Query:
     @strawberry.field(description="One run with its nodes.")
-    @graphql_errors
     async def run(self, info: Info, id: strawberry.ID) -> Run:
         async with info.context.services.sessions() as session:
             return Run.from_row(await service.get_run(session, id))
 
     @strawberry.field(description="Runs of a project, newest first.")
-    @graphql_errors
     async def runs(
         self,
         info: Info,

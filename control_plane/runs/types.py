@@ -10,7 +10,6 @@ from control_plane.db.models import ControlStatus
 from control_plane.db.models import NodeRun as NodeRunRow
 from control_plane.db.models import Run as RunRow
 from control_plane.graphql.context import ExecutionPageKey, Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.graphql.results import NotFound
 from control_plane.runs.executions import NodeSummary, check_page_size, decode_execution_cursor
 from control_plane.workflows.types import ValidationFailed
@@ -269,7 +268,6 @@ class NodeRun:
         description="The node's executions, in the order they were first reported, the "
         "top-level one included."
     )
-    @graphql_errors
     async def iterations(
         self, info: Info, first: int = 50, after: str | None = None
     ) -> NodeExecutionConnection:
@@ -328,7 +326,6 @@ class Run:
         description="Every node that reported something, in the order it first did: one "
         "summary per node, however many times it ran."
     )
-    @graphql_errors
     async def nodes(self, info: Info) -> list[NodeRun]:
         return [NodeRun.from_summary(s) for s in await info.context.node_summaries.load(self.id)]
 
@@ -336,7 +333,6 @@ class Run:
         description="The control requests of the run (cancel, pause, resume, signal, "
         "decide), oldest first, each with what became of it."
     )
-    @graphql_errors
     async def control_requests(self, info: Info) -> list[ControlRequest]:
         rows = await info.context.control_requests.load(self.id)
         return [ControlRequest.from_row(row) for row in rows]

@@ -2,7 +2,6 @@ import strawberry
 
 from control_plane.db.models import TaskStatus
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.runs.executions import check_page_size
 from control_plane.runs.types import PageInfo
 from control_plane.tasks import service
@@ -12,7 +11,6 @@ from control_plane.tasks.types import Task, TaskConnection
 @strawberry.type
 class Query:
     @strawberry.field(description="One human task, with its assignees and decisions.")
-    @graphql_errors
     async def task(self, info: Info, id: strawberry.ID) -> Task:
         async with info.context.services.sessions() as session:
             return Task.from_row(await service.get_task(session, id))
@@ -21,7 +19,6 @@ class Query:
         description="Human tasks of a project, newest first: those assigned to `assignee` "
         "(a user id, role:<name> or group:<name>, as the node names it) and in `status`."
     )
-    @graphql_errors
     async def tasks(
         self,
         info: Info,

@@ -19,15 +19,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.access.principal import Principal, Scope
 from control_plane.db.models import (
     ControlRequest,
     ControlStatus,
+    Project,
     Task,
     TaskAssignee,
     TaskDecision,
     TaskStatus,
 )
-from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.errors import ForbiddenError, InvalidInputError, NotFoundError
 from control_plane.input_schema import validate_value
 from control_plane.pagination import decode_cursor, encode_cursor
 from control_plane.runs.control import request_control
@@ -92,7 +94,7 @@ async def complete_task(
     session: AsyncSession,
     task_id: str,
     decision: Any,
-    decided_by: str,
+    principal: Principal,
     now: datetime,
     ttl: timedelta,
 ) -> tuple[Task, ControlRequest]:
@@ -101,6 +103,7 @@ async def complete_task(
 
     Raises:
         NotFoundError: no task has that id.
+        ForbiddenError: the task is assigned, and not to the principal.
         InvalidInputError: the task is not open, the decision does not fit its form, or
             `decided_by` already decided it.
     """
@@ -115,6 +118,8 @@ async def complete_task(
             "takes decisions",
             field="taskId",
         )
+    await _check_assignee(session, task, principal)
+    decided_by = principal.id
     if not isinstance(decision, dict):
         raise InvalidInputError(
             'decision: must be a JSON object such as {"approved": true}', field="decision"
@@ -173,6 +178,20 @@ async def complete_task(
             field="taskId",
         ) from exc
     return task, request
+
+
+async def _check_assignee(session: AsyncSession, task: Task, principal: Principal) -> None:
+    """A task assigned to no one is any operator's of its project; else only an assignee's."""
+    assignees = (await assignees_of(session, [task.id]))[task.id]
+    workspace_id = await session.scalar(
+        select(Project.workspace_id).where(Project.id == task.project_id)
+    )
+    scope = Scope(workspace_id or "", task.project_id)
+    if assignees and not any(principal.answers_to(a, scope) for a in assignees):
+        raise ForbiddenError(
+            f"task {task.id} is assigned to {', '.join(assignees)}; {principal.name} "
+            f"({principal.id}) is none of them"
+        )
 
 
 async def assignees_of(session: AsyncSession, task_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -7,7 +7,6 @@ from strawberry.scalars import JSON
 from control_plane.db.models import ControlStatus, TaskStatus
 from control_plane.db.models import Task as TaskRow
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.graphql.results import NotFound
 from control_plane.runs.types import PageInfo
 from control_plane.tasks.service import RecordedDecision
@@ -53,6 +52,7 @@ class TaskDecision:
 class Task:
     id: strawberry.ID = strawberry.field(description='"<run id>:<execution key>".')
     run_id: strawberry.ID
+    project_id: strawberry.Private[str]
     node_id: str
     iteration: str = strawberry.field(description='The iteration path; "" at top level.')
     title: str | None
@@ -75,6 +75,7 @@ class Task:
         return cls(
             id=strawberry.ID(row.id),
             run_id=strawberry.ID(row.run_id),
+            project_id=row.project_id,
             node_id=row.node_id,
             iteration=row.iteration,
             title=row.title,
@@ -91,12 +92,10 @@ class Task:
         description="Who may decide now (user ids, role:<name>, group:<name>); an "
         "escalation replaces them."
     )
-    @graphql_errors
     async def assignees(self, info: Info) -> list[str]:
         return await info.context.task_assignees.load(self.id)
 
     @strawberry.field(description="The decisions given so far, oldest first.")
-    @graphql_errors
     async def decisions(self, info: Info) -> list[TaskDecision]:
         rows = await info.context.task_decisions.load(self.id)
         return [TaskDecision.from_recorded(row) for row in rows]

@@ -3,7 +3,6 @@ from strawberry.scalars import JSON
 
 from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.workflows import service
 from control_plane.workflows.types import (
     DefinitionIssue,
@@ -19,16 +18,15 @@ class Mutation:
         description="Publish a definition as an immutable version (the first publish of a "
         "name creates the workflow; identical content returns the existing version)."
     )
-    @graphql_errors
     async def publish_workflow(
         self, info: Info, project_id: strawberry.ID, definition: JSON
     ) -> PublishWorkflowResult:
         if not isinstance(definition, dict):
             raise InvalidInputError("definition: must be a JSON object", field="definition")
         services = info.context.services
-        async with services.sessions.begin() as session:
+        async with info.context.transaction() as transaction:
             result = await service.publish_workflow(
-                session,
+                transaction.session,
                 services.registry,
                 project_id,
                 definition,

@@ -2,7 +2,6 @@ import strawberry
 
 from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 from control_plane.workflows import service
 from control_plane.workflows.types import Workflow
 
@@ -10,13 +9,11 @@ from control_plane.workflows.types import Workflow
 @strawberry.type
 class Query:
     @strawberry.field(description="Workflows of a project, by name.")
-    @graphql_errors
     async def workflows(self, info: Info, project_id: strawberry.ID) -> list[Workflow]:
         async with info.context.services.sessions() as session:
             return [Workflow.from_row(r) for r in await service.list_workflows(session, project_id)]
 
     @strawberry.field(description="One workflow, by id or by project and name.")
-    @graphql_errors
     async def workflow(
         self,
         info: Info,

@@ -9,7 +9,6 @@ from control_plane.db.models import Workflow as WorkflowRow
 from control_plane.db.models import WorkflowVersion as VersionRow
 from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
-from control_plane.graphql.errors import graphql_errors
 
 
 @strawberry.type
@@ -52,7 +51,6 @@ class Workflow:
         )
 
     @strawberry.field(description="All versions, oldest first.")
-    @graphql_errors
     async def versions(self, info: Info) -> list[WorkflowVersion]:
         return [WorkflowVersion.from_row(r) for r in await info.context.versions.load(self.id)]
 

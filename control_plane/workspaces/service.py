@@ -1,13 +1,21 @@
-"""Workspaces and projects."""
+"""Workspaces (the tenant boundary) and their projects: created, renamed, tagged and
+archived; an archived one keeps its history and takes no new publish or run."""
 
+import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.models import Project, Workspace
+from control_plane.errors import InvalidInputError, NotFoundError
 
 DEFAULT_NAME = "default"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,62}")
+MAX_TAGS = 20
 
 
 async def ensure_default_project(session: AsyncSession) -> Project:
@@ -21,18 +29,144 @@ async def ensure_default_project(session: AsyncSession) -> Project:
         select(Project).where(Project.workspace_id == workspace.id, Project.name == DEFAULT_NAME)
     )
     if project is None:
-        project = Project(workspace_id=workspace.id, name=DEFAULT_NAME)
+        project = Project(workspace_id=workspace.id, name=DEFAULT_NAME, tags=[])
         session.add(project)
         await session.flush()
     return project
 
 
-async def list_workspaces(session: AsyncSession) -> Sequence[Workspace]:
-    return (await session.scalars(select(Workspace).order_by(Workspace.name))).all()
+def check_name(name: str, what: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidInputError(
+            f"name: {name[:120]!r} is not a {what} name: 1 to 100 letters, digits, '_', '.' "
+            "or '-', starting with a letter or digit",
+            field="name",
+        )
+    return name
 
 
-async def list_projects(session: AsyncSession, workspace_id: str | None) -> Sequence[Project]:
-    query = select(Project).order_by(Project.name)
+def check_tags(tags: Sequence[str]) -> list[str]:
+    bad = [t for t in tags if not TAG_PATTERN.fullmatch(t)]
+    if bad:
+        raise InvalidInputError(
+            f"tags: {bad[0][:80]!r} is not a tag: lower-case letters, digits, '_', '.', ':' "
+            "or '-', at most 63",
+            field="tags",
+        )
+    unique = sorted(set(tags))
+    if len(unique) > MAX_TAGS:
+        raise InvalidInputError(f"tags: {len(unique)}; at most {MAX_TAGS}", field="tags")
+    return unique
+
+
+async def create_workspace(session: AsyncSession, name: str) -> Workspace:
+    workspace = Workspace(name=check_name(name, "workspace"))
+    await _insert(session, workspace, f"a workspace named {name!r} exists already")
+    return workspace
+
+
+async def create_project(
+    session: AsyncSession, workspace_id: str, name: str, tags: Sequence[str]
+) -> Project:
+    workspace = await get_workspace(session, workspace_id)
+    _check_active(workspace.archived_at, f"workspace {workspace.name!r}", "workspaceId")
+    project = Project(
+        workspace_id=workspace.id, name=check_name(name, "project"), tags=check_tags(tags)
+    )
+    await _insert(
+        session, project, f"workspace {workspace.name!r} has a project named {name!r} already"
+    )
+    return project
+
+
+async def update_workspace(
+    session: AsyncSession, workspace_id: str, name: str | None, archived_at: datetime | None
+) -> Workspace:
+    workspace = await get_workspace(session, workspace_id)
+    if name is not None:
+        workspace.name = check_name(name, "workspace")
+    if archived_at is not None and workspace.archived_at is None:
+        workspace.archived_at = archived_at
+    await _flush(session, f"a workspace named {name!r} exists already")
+    return workspace
+
+
+async def update_project(
+    session: AsyncSession,
+    project_id: str,
+    name: str | None,
+    tags: Sequence[str] | None,
+    archived_at: datetime | None,
+) -> Project:
+    project = await get_project(session, project_id)
+    if name is not None:
+        project.name = check_name(name, "project")
+    if tags is not None:
+        project.tags = check_tags(tags)
+    if archived_at is not None and project.archived_at is None:
+        project.archived_at = archived_at
+    await _flush(session, f"the workspace has a project named {name!r} already")
+    return project
+
+
+async def get_workspace(session: AsyncSession, workspace_id: str) -> Workspace:
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise NotFoundError(f"workspace {workspace_id!r} does not exist")
+    return workspace
+
+
+async def get_project(session: AsyncSession, project_id: str) -> Project:
+    project = await session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError(f"project {project_id!r} does not exist")
+    return project
+
+
+def _check_active(archived_at: datetime | None, what: str, field: str) -> None:
+    if archived_at is not None:
+        raise InvalidInputError(f"{field}: {what} is archived", field=field)
+
+
+async def _insert(session: AsyncSession, row: Workspace | Project, taken: str) -> None:
+    session.add(row)
+    await _flush(session, taken)
+
+
+async def _flush(session: AsyncSession, taken: str) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise InvalidInputError(f"name: {taken}", field="name") from exc
+
+
+async def project_workspaces(session: AsyncSession, project_ids: Sequence[str]) -> dict[str, str]:
+    """Project id -> its workspace id, for those of `project_ids` that exist."""
+    rows = await session.execute(
+        select(Project.id, Project.workspace_id).where(Project.id.in_(project_ids))
+    )
+    return {project_id: workspace_id for project_id, workspace_id in rows}
+
+
+async def workspaces_present(session: AsyncSession, workspace_ids: Sequence[str]) -> set[str]:
+    rows = await session.scalars(select(Workspace.id).where(Workspace.id.in_(workspace_ids)))
+    return set(rows)
+
+
+async def list_workspaces(session: AsyncSession, include_archived: bool) -> Sequence[Workspace]:
+    query = select(Workspace).order_by(Workspace.name)
+    if not include_archived:
+        query = query.where(Workspace.archived_at.is_(None))
+    return (await session.scalars(query)).all()
+
+
+async def list_projects(
+    session: AsyncSession, workspace_id: str | None, include_archived: bool
+) -> Sequence[Project]:
+    query = select(Project).order_by(Project.name, Project.id)
     if workspace_id is not None:
         query = query.where(Project.workspace_id == workspace_id)
+    if not include_archived:
+        query = query.where(Project.archived_at.is_(None))
     return (await session.scalars(query)).all()

@@ -109,7 +109,7 @@ async def test_a_pause_is_recorded_and_published_signed_under_its_id(
     assert datetime.fromisoformat(request["expiresAt"]) - requested == timedelta(hours=24)
     async with api.sessions() as session:
         token = await session.scalar(select(ApiToken.id).where(ApiToken.name == "admin"))
-    assert request["requestedBy"] == token
+    assert request["requestedBy"] == f"token:{token}"
     [message] = await assert_eventually(lambda: published(bus, api.pool))
     assert message.headers is not None
     assert message.headers["Nats-Msg-Id"] == request["id"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from control_plane.db.models import ApiToken, ControlRequest
+from control_plane.db.models import ControlRequest
 from data_plane.protocol import RunEvent, TaskInfo, WaitInfo
 
 from fixtures.api import Api
@@ -76,8 +76,10 @@ async def task_of(api: Api, task_id: str) -> dict[str, Any]:
     return dict((await api.data(TASK, id=task_id))["task"])
 
 
-async def complete(api: Api, task_id: str, decision: Any) -> dict[str, Any]:
-    return dict((await api.data(COMPLETE, t=task_id, d=decision))["completeTask"])
+async def complete(api: Api, task_id: str, decision: Any, as_: str = "alice") -> dict[str, Any]:
+    """completeTask with the token of `as_` (an operator of the default workspace)."""
+    token = (await api.credential(as_)).token
+    return dict((await api.data(COMPLETE, token, t=task_id, d=decision))["completeTask"])
 
 
 async def project(api: Api) -> str:
@@ -166,8 +168,7 @@ async def test_a_decision_is_recorded_with_who_and_published_as_a_decide(api: Ap
 
     task = await complete(api, f"{run_id}:ask", {"approved": True, "comment": "fine"})
 
-    async with api.sessions() as session:
-        token = await session.scalar(select(ApiToken.id).where(ApiToken.name == "admin"))
+    token = (await api.credential("alice")).principal_id
     assert task["__typename"] == "Task", task
     [decision] = task["decisions"]
     assert decision["decidedBy"] == token

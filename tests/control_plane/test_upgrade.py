@@ -11,8 +11,8 @@ from alembic import command
 from sqlalchemy import MetaData, insert
 from sqlalchemy.engine import Connection
 
-from control_plane.auth import hash_token
 from control_plane.db.engine import alembic_config, create_engine
+from control_plane.tokens.service import hash_token
 from data_plane.protocol import RunEvent
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess

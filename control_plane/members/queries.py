@@ -1,0 +1,35 @@
+import strawberry
+
+from control_plane.errors import NotFoundError
+from control_plane.graphql.context import Info
+from control_plane.members import service
+from control_plane.members.types import Member
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="Who holds a role in the workspace (or, with projectId, in that "
+        "project), by member."
+    )
+    async def members(
+        self, info: Info, workspace_id: strawberry.ID, project_id: strawberry.ID | None = None
+    ) -> list[Member]:
+        if await scope_missing(info, workspace_id, project_id):
+            raise NotFoundError(missing_scope(workspace_id, project_id))
+        async with info.context.services.sessions() as session:
+            rows = await service.list_members(session, workspace_id, project_id)
+        return [Member.of(r) for r in rows]
+
+
+async def scope_missing(info: Info, workspace_id: str, project_id: str | None) -> bool:
+    if project_id is None:
+        return await info.context.workspace_scope(workspace_id) is None
+    scope = await info.context.project_scope(project_id)
+    return scope is None or scope.workspace_id != workspace_id
+
+
+def missing_scope(workspace_id: str, project_id: str | None) -> str:
+    if project_id is None:
+        return f"workspace {workspace_id!r} does not exist"
+    return f"workspace {workspace_id!r} has no project {project_id!r}"

@@ -1,0 +1,63 @@
+"""`Launcher`: the one path a run starts by, whatever asks for it (startRun today,
+triggers and re-runs later): permission, idempotency, commit, then dispatch."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from control_plane.access.principal import Principal, Scope
+from control_plane.access.roles import Permission
+from control_plane.db.models import Project, Run
+from control_plane.db.transaction import Transaction
+from control_plane.dispatch import Dispatcher
+from control_plane.errors import InvalidInputError
+from control_plane.limits import LimitSettings
+from control_plane.runs import service
+from control_plane.workflows.service import get_workflow
+
+
+@dataclass(frozen=True)
+class Launcher:
+    dispatcher: Dispatcher
+    limits: LimitSettings
+    default_pool: str
+
+    async def start(
+        self,
+        transaction: Transaction,
+        principal: Principal,
+        workflow_id: str,
+        version: int | None = None,
+        input: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Run:
+        """Start a run of the workflow as `principal`, in the caller's transaction; it is
+        published once that commits (or by the sweep, if NATS is away then).
+
+        Raises:
+            NotFoundError: unknown workflow or version.
+            ForbiddenError: the principal may not start runs in the workflow's project.
+            InvalidInputError: the project is archived, or the input or key is refused.
+        """
+        session = transaction.session
+        workflow = await get_workflow(session, workflow_id)
+        project = await session.get_one(Project, workflow.project_id)
+        principal.require(Permission.OPERATE_RUNS, Scope(project.workspace_id, project.id))
+        if project.archived_at is not None:
+            raise InvalidInputError(
+                f"workflowId: project {project.name!r} is archived; runs start only in "
+                "active projects",
+                field="workflowId",
+            )
+        run, created = await service.start_run(
+            session,
+            workflow_id,
+            version,
+            input,
+            idempotency_key,
+            self.default_pool,
+            self.limits,
+        )
+        if created:
+            run_id = run.id
+            transaction.after_commit(lambda: self.dispatcher.dispatch_soon(run_id))
+        return run
