@@ -93,10 +93,11 @@ def hand_made(
 
 @dataclass
 class JwksServer:
-    """Serves `document` at `url` and counts the requests it answered."""
+    """Serves `document` at `url`, `delay` seconds after each request, and counts them."""
 
     url: str = ""
     document: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -107,6 +108,7 @@ def jwks_server(keys: Keys) -> Iterator[JwksServer]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            time.sleep(served.delay)
             with served.lock:
                 served.requests += 1
                 body = json.dumps(served.document).encode()
@@ -222,7 +224,7 @@ async def test_claim_names_come_from_the_settings(jwks_server: JwksServer, keys:
     assert (identity.email, identity.name, identity.groups) == (
         "ada@example.test",
         "Ada",
-        {"ops"},
+        frozenset({"ops"}),
     )
 
 
@@ -461,6 +463,21 @@ async def test_concurrent_verifications_share_one_fetch(
 
     assert [identity.subject for identity in identities] == [f"user-{n}" for n in range(20)]
     assert jwks_server.requests == 1
+
+
+async def test_a_slow_fetch_does_not_hold_up_the_event_loop(
+    jwks_server: JwksServer, keys: Keys
+) -> None:
+    jwks_server.delay = 0.4
+    verifier = verifier_for(jwks_server)
+    verifying = asyncio.create_task(verifier.verify(sign(keys.a)))
+    started = time.monotonic()
+
+    await asyncio.sleep(0.05)
+
+    assert time.monotonic() - started < 0.3
+    assert not verifying.done()
+    assert (await verifying).subject == "user-1"
 
 
 async def test_static_keys_verify_without_any_server(keys: Keys) -> None:
