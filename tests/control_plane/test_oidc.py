@@ -394,7 +394,11 @@ async def test_a_token_signed_by_another_key_under_a_known_kid_is_refused(
     assert message == "the token's signature does not verify"
 
 
-@pytest.mark.parametrize("token", ["ff_" + secrets.token_urlsafe(32), "a.b.c", ""])
+@pytest.mark.parametrize(
+    "token",
+    ["ff_" + secrets.token_urlsafe(32), "a.b.c", ""],
+    ids=["api-token", "header-not-json", "empty"],
+)
 async def test_something_that_is_not_a_jwt_is_refused(jwks_server: JwksServer, token: str) -> None:
     assert await refusal(verifier_for(jwks_server), token) == "the token is not a JWT"
 
