@@ -4,6 +4,7 @@ ControlPlaneError
  ├── NotFoundError          NOT_FOUND
  ├── InvalidInputError      INVALID_INPUT
  ├── UnauthenticatedError   UNAUTHENTICATED
+ │    └── InvalidBearerTokenError  UNAUTHENTICATED  (identity/oidc.py)
  ├── ForbiddenError         FORBIDDEN
  └── ConfigurationError     CONFIGURATION
 """
