@@ -4,7 +4,8 @@ ControlPlaneError
  ├── NotFoundError          NOT_FOUND
  ├── InvalidInputError      INVALID_INPUT
  ├── UnauthenticatedError   UNAUTHENTICATED
- └── ConfigurationError     CONFIGURATION
+ ├── ConfigurationError     CONFIGURATION
+ └── PolicyError            POLICY_INVALID
 """
 
 from typing import Any
@@ -38,3 +39,16 @@ class UnauthenticatedError(ControlPlaneError):
 
 class ConfigurationError(ControlPlaneError):
     code = "CONFIGURATION"
+
+
+class PolicyError(ControlPlaneError):
+    """A policy module that cannot be loaded, compiled or evaluated.
+
+    `module` names the module (or policy) at fault when one is known.
+    """
+
+    code = "POLICY_INVALID"
+
+    def __init__(self, message: str, module: str | None = None) -> None:
+        super().__init__(message)
+        self.module = module
