@@ -6,7 +6,8 @@ ControlPlaneError
  ├── UnauthenticatedError   UNAUTHENTICATED
  │    └── InvalidBearerTokenError  UNAUTHENTICATED  (identity/oidc.py)
  ├── ForbiddenError         FORBIDDEN
- └── ConfigurationError     CONFIGURATION
+ ├── ConfigurationError     CONFIGURATION
+ └── PolicyError            POLICY_INVALID
 """
 
 from typing import Any
@@ -46,3 +47,16 @@ class ForbiddenError(ControlPlaneError):
 
 class ConfigurationError(ControlPlaneError):
     code = "CONFIGURATION"
+
+
+class PolicyError(ControlPlaneError):
+    """A policy module that cannot be loaded, compiled or evaluated.
+
+    `module` names the module (or policy) at fault when one is known.
+    """
+
+    code = "POLICY_INVALID"
+
+    def __init__(self, message: str, module: str | None = None) -> None:
+        super().__init__(message)
+        self.module = module
