@@ -27,7 +27,8 @@ from control_plane.graphiql import ASSETS_PATH, GraphiQL
 from control_plane.graphql.context import Context, Services
 from control_plane.graphql.response_size import encode_within
 from control_plane.graphql.schema import schema
-from control_plane.identity.authenticate import authenticate
+from control_plane.identity.authenticate import Authenticator
+from control_plane.identity.oidc import OidcVerifier
 from control_plane.ingest import EventIngestor
 from control_plane.request_body import RequestBodyError, read_checked_body
 from control_plane.runs.launcher import Launcher
@@ -67,6 +68,7 @@ class GraphQLEndpoint:
     schema is exposed (`expose_schema`)."""
 
     app: FlowForgeGraphQL | None = None
+    authenticator: Authenticator | None = None
     bus: Bus | None = None
 
     def __init__(self) -> None:
@@ -76,7 +78,7 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if self.app is None:
+        if self.app is None or self.authenticator is None:
             response: Response = JSONResponse({"errors": [{"message": "starting"}]}, 503)
             await response(scope, receive, send)
             return
@@ -85,9 +87,7 @@ class GraphQLEndpoint:
             await (await self.ide.page(request))(scope, receive, send)
             return
         try:
-            principal = await authenticate(
-                self.app.services.sessions, request.headers.get("authorization")
-            )
+            principal = await self.authenticator.authenticate(request.headers.get("authorization"))
         except UnauthenticatedError as exc:
             await _refusal(exc)(scope, receive, send)
             return
@@ -131,6 +131,11 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         launcher = Launcher(dispatcher, settings.limits, settings.default_pool)
         endpoint.app = FlowForgeGraphQL(
             Services(settings, sessions, registry, dispatcher, launcher)
+        )
+        endpoint.authenticator = Authenticator(
+            sessions,
+            OidcVerifier(settings.oidc) if settings.oidc is not None else None,
+            settings.instance_admins,
         )
         endpoint.bus = bus
         stop = asyncio.Event()

@@ -7,7 +7,9 @@ from typing import Annotated, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from control_plane.identity.oidc import OidcSettings
 from control_plane.limits import LimitSettings
+from control_plane.members.service import check_member
 from data_plane.protocol import (
     ARTEFACT_BUCKET,
     BUCKET_PATTERN,
@@ -44,6 +46,16 @@ class ControlPlaneSettings(BaseSettings):
     )
     admin_token: SecretStr | None = Field(
         None, description="API token registered as 'admin' at start (kept only as a hash)."
+    )
+    oidc: OidcSettings | None = Field(
+        None,
+        description="The OIDC issuer whose bearer JWTs sign users in (FLOWFORGE_CP_OIDC__ISSUER, "
+        "__AUDIENCE, __JWKS_URL ...); None: API tokens only.",
+    )
+    instance_admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Users (user:<email>) and OIDC groups (group:<name>) that are instance "
+        "admins (comma-separated in the environment).",
     )
     expose_schema: bool = Field(
         False,
@@ -124,7 +136,7 @@ class ControlPlaneSettings(BaseSettings):
         check_artefact_settings(self, self.model_config["env_prefix"])
         return self
 
-    @field_validator("pools", mode="before")
+    @field_validator("pools", "instance_admins", mode="before")
     @classmethod
     def _split_pools(cls, value: object) -> object:
         if isinstance(value, str):
@@ -138,6 +150,11 @@ class ControlPlaneSettings(BaseSettings):
             if not re.fullmatch(POOL_PATTERN, pool):
                 raise ValueError(f"pool {pool!r}: letters, digits, '_' and '-' only")
         return value
+
+    @field_validator("instance_admins")
+    @classmethod
+    def _check_instance_admins(cls, value: list[str]) -> list[str]:
+        return [check_member(member) for member in value]
 
     @property
     def all_pools(self) -> list[str]:

@@ -1,25 +1,17 @@
 """OIDC bearer tokens checked against a JWKS served over real HTTP on 127.0.0.1."""
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
 import secrets
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pydantic import ValidationError
 
 from control_plane.identity.oidc import (
@@ -29,109 +21,17 @@ from control_plane.identity.oidc import (
     OidcVerifier,
     looks_like_jwt,
 )
-
-ISSUER = "https://login.example.test/realms/flowforge"
-AUDIENCE = "flowforge-api"
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-@dataclass(frozen=True)
-class Keys:
-    a: rsa.RSAPrivateKey
-    b: rsa.RSAPrivateKey
-    ec: ec.EllipticCurvePrivateKey
-
-
-@pytest.fixture(scope="module")
-def keys() -> Keys:
-    # Generated once: key objects sign in about a millisecond, PEM strings in 70 ms.
-    return Keys(
-        a=rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        b=rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        ec=ec.generate_private_key(ec.SECP256R1()),
-    )
-
-
-def public_jwk(key: PrivateKey, kid: str) -> dict[str, Any]:
-    if isinstance(key, rsa.RSAPrivateKey):
-        jwk, alg = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "RS256"
-    else:
-        jwk, alg = ECAlgorithm.to_jwk(key.public_key(), as_dict=True), "ES256"
-    assert isinstance(jwk, dict)
-    return {**jwk, "kid": kid, "use": "sig", "alg": alg}
-
-
-def jwks(*keys: tuple[PrivateKey, str]) -> dict[str, Any]:
-    return {"keys": [public_jwk(key, kid) for key, kid in keys]}
-
-
-def claims(**changes: Any) -> dict[str, Any]:
-    """Valid claims for five minutes, with `changes` applied (None removes a claim)."""
-    now = int(time.time())
-    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 300}
-    merged = {**base, **changes}
-    return {name: value for name, value in merged.items() if value is not None}
-
-
-def sign(key: PrivateKey, kid: str | None = "A", **changes: Any) -> str:
-    algorithm = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256"
-    headers = {"kid": kid} if kid is not None else None
-    return jwt.encode(claims(**changes), key, algorithm=algorithm, headers=headers)
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hand_made(
-    header: dict[str, Any], payload: dict[str, Any], mac: Callable[[bytes], bytes]
-) -> str:
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
-    return f"{signing_input}.{b64(mac(signing_input.encode()))}"
-
-
-@dataclass
-class JwksServer:
-    """Serves `document` at `url`, `delay` seconds after each request, and counts them."""
-
-    url: str = ""
-    document: dict[str, Any] = field(default_factory=dict)
-    delay: float = 0
-    requests: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@pytest.fixture
-def jwks_server(keys: Keys) -> Iterator[JwksServer]:
-    served = JwksServer(document=jwks((keys.a, "A")))
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(served.delay)
-            with served.lock:
-                served.requests += 1
-                body = json.dumps(served.document).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    # serve_forever notices shutdown() only between polls; the default waits half a second.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
-    thread.start()
-    served.url = f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json"
-    try:
-        yield served
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+from tests.fixtures.oidc import (
+    AUDIENCE,
+    ISSUER,
+    JwksServer,
+    Keys,
+    b64,
+    claims,
+    hand_made,
+    jwks,
+    sign,
+)
 
 
 def verifier_for(server: JwksServer, **settings: Any) -> OidcVerifier:
