@@ -30,6 +30,8 @@ from control_plane.graphql.schema import schema
 from control_plane.identity.authenticate import Authenticator
 from control_plane.identity.oidc import OidcVerifier
 from control_plane.ingest import EventIngestor
+from control_plane.policies.engine import load_policy_files
+from control_plane.policies.guard import PolicyGuard
 from control_plane.request_body import RequestBodyError, read_checked_body
 from control_plane.runs.launcher import Launcher
 from control_plane.settings import ControlPlaneSettings
@@ -107,6 +109,8 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # First: a policy file that does not compile stops the start before anything opens.
+        policies = PolicyGuard(load_policy_files(settings.policy_paths))
         await migrate(settings.database_url)
         engine = create_engine(settings.database_url)
         sessions = session_factory(engine)
@@ -128,9 +132,9 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
             bus, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
         )
         ingestor = EventIngestor(bus, sessions, settings.all_pools)
-        launcher = Launcher(dispatcher, settings.limits, settings.default_pool)
+        launcher = Launcher(dispatcher, policies, settings.limits, settings.default_pool)
         endpoint.app = FlowForgeGraphQL(
-            Services(settings, sessions, registry, dispatcher, launcher)
+            Services(settings, sessions, registry, dispatcher, launcher, policies)
         )
         endpoint.authenticator = Authenticator(
             sessions,

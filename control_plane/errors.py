@@ -6,6 +6,7 @@ ControlPlaneError
  ├── UnauthenticatedError   UNAUTHENTICATED
  │    └── InvalidBearerTokenError  UNAUTHENTICATED  (identity/oidc.py)
  ├── ForbiddenError         FORBIDDEN
+ │    └── PolicyDeniedError     POLICY_DENIED
  ├── ConfigurationError     CONFIGURATION
  └── PolicyError            POLICY_INVALID
 """
@@ -43,6 +44,12 @@ class ForbiddenError(ControlPlaneError):
     """The principal is known but may not do this here."""
 
     code = "FORBIDDEN"
+
+
+class PolicyDeniedError(ForbiddenError):
+    """A policy refused the action; the message names each policy and its reason."""
+
+    code = "POLICY_DENIED"
 
 
 class ConfigurationError(ControlPlaneError):

@@ -57,6 +57,11 @@ class ControlPlaneSettings(BaseSettings):
         description="Users (user:<email>) and OIDC groups (group:<name>) that are instance "
         "admins (comma-separated in the environment).",
     )
+    policy_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Rego policy files, or directories of them, loaded at start "
+        "(comma-separated in the environment); see docs/policies.md.",
+    )
     expose_schema: bool = Field(
         False,
         description="Whether the GraphiQL page is served and introspection answered (to "
@@ -136,7 +141,7 @@ class ControlPlaneSettings(BaseSettings):
         check_artefact_settings(self, self.model_config["env_prefix"])
         return self
 
-    @field_validator("pools", "instance_admins", mode="before")
+    @field_validator("pools", "instance_admins", "policy_paths", mode="before")
     @classmethod
     def _split_pools(cls, value: object) -> object:
         if isinstance(value, str):

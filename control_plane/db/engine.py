@@ -5,7 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, make_url
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -17,10 +17,20 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(connection: Connection) -> None:
+    # The driver left to itself begins a transaction only at the first write, so a
+    # SAVEPOINT taken before it would start one of its own, and its RELEASE commit: the
+    # transaction begins here instead, with SQLAlchemy's.
+    connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    # Transactions are begun by `_sqlite_begin`, not by the driver.
+    connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets readers go on while the ingest loop writes; busy_timeout waits out writers.
     # synchronous=NORMAL is crash-safe in WAL mode (a power cut may drop the last commits,

@@ -302,6 +302,18 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class Policy(Base):
+    """A Rego policy module set through the API (files named in the settings are the
+    others)."""
+
+    __tablename__ = "policies"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
 class TaskStatus(StrEnum):
     """Where a human task is: OPEN while its `core.approval` node waits, then the outcome
     its node reported, or CANCELLED when the node or its run ended without one."""

@@ -15,6 +15,7 @@ from control_plane.access.principal import Principal, Scope
 from control_plane.db.models import ControlRequest, WorkflowVersion
 from control_plane.db.transaction import Transaction
 from control_plane.dispatch import Dispatcher
+from control_plane.policies.guard import PolicyGuard
 from control_plane.runs.control import requests_of
 from control_plane.runs.executions import (
     ExecutionPage,
@@ -38,6 +39,7 @@ class Services:
     registry: NodeRegistry
     dispatcher: Dispatcher
     launcher: Launcher
+    policies: PolicyGuard
 
 
 class ExecutionPageKey(NamedTuple):

@@ -23,6 +23,9 @@ from control_plane.members.mutations import Mutation as MemberMutation
 from control_plane.members.queries import Query as MemberQuery
 from control_plane.nodes import permissions as node_permissions
 from control_plane.nodes.queries import Query as NodeQuery
+from control_plane.policies import permissions as policy_permissions
+from control_plane.policies.mutations import Mutation as PolicyMutation
+from control_plane.policies.queries import Query as PolicyQuery
 from control_plane.runs import permissions as run_permissions
 from control_plane.runs.mutations import Mutation as RunMutation
 from control_plane.runs.queries import Query as RunQuery
@@ -46,6 +49,7 @@ Query = merge_types(
         WorkspaceQuery,
         MemberQuery,
         TokenQuery,
+        PolicyQuery,
         WorkflowQuery,
         RunQuery,
         NodeQuery,
@@ -54,7 +58,15 @@ Query = merge_types(
 )
 Mutation = merge_types(
     "Mutation",
-    (WorkspaceMutation, MemberMutation, TokenMutation, WorkflowMutation, RunMutation, TaskMutation),
+    (
+        WorkspaceMutation,
+        MemberMutation,
+        TokenMutation,
+        PolicyMutation,
+        WorkflowMutation,
+        RunMutation,
+        TaskMutation,
+    ),
 )
 
 DECLARATIONS = Declarations.merge(
@@ -63,6 +75,7 @@ DECLARATIONS = Declarations.merge(
         workspace_permissions.DECLARATIONS,
         member_permissions.DECLARATIONS,
         token_permissions.DECLARATIONS,
+        policy_permissions.DECLARATIONS,
         workflow_permissions.DECLARATIONS,
         run_permissions.DECLARATIONS,
         node_permissions.DECLARATIONS,

@@ -1,16 +1,17 @@
 """`Launcher`: the one path a run starts by, whatever asks for it (startRun today,
-triggers and re-runs later): permission, idempotency, commit, then dispatch."""
+triggers and re-runs later): permission, idempotency, policy, commit, then dispatch."""
 
 from dataclasses import dataclass
 from typing import Any
 
 from control_plane.access.principal import Principal, Scope
 from control_plane.access.roles import Permission
-from control_plane.db.models import Project, Run
+from control_plane.db.models import Project, Run, WorkflowVersion
 from control_plane.db.transaction import Transaction
 from control_plane.dispatch import Dispatcher
 from control_plane.errors import InvalidInputError
 from control_plane.limits import LimitSettings
+from control_plane.policies.guard import PolicyGuard
 from control_plane.runs import service
 from control_plane.workflows.service import get_workflow
 
@@ -18,6 +19,7 @@ from control_plane.workflows.service import get_workflow
 @dataclass(frozen=True)
 class Launcher:
     dispatcher: Dispatcher
+    policies: PolicyGuard
     limits: LimitSettings
     default_pool: str
 
@@ -36,6 +38,7 @@ class Launcher:
         Raises:
             NotFoundError: unknown workflow or version.
             ForbiddenError: the principal may not start runs in the workflow's project.
+            PolicyDeniedError: a policy refused the start (nothing is stored).
             InvalidInputError: the project is archived, or the input or key is refused.
         """
         session = transaction.session
@@ -58,6 +61,8 @@ class Launcher:
             self.limits,
         )
         if created:
+            version_row = await session.get_one(WorkflowVersion, run.version_id)
+            await self.policies.check(session, "start", principal, version_row, pool=run.pool)
             run_id = run.id
             transaction.after_commit(lambda: self.dispatcher.dispatch_soon(run_id))
         return run

@@ -35,6 +35,9 @@ class Mutation:
                     datetime.now(UTC),
                     ttl,
                 )
+                await context.services.policies.check_decision(
+                    transaction.session, context.principal, task
+                )
                 request_id = request.id
                 transaction.after_commit(lambda: dispatcher.dispatch_control_soon(request_id))
         except NotFoundError as exc:

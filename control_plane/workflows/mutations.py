@@ -33,6 +33,10 @@ class Mutation:
                 services.settings.limits,
                 services.settings.all_pools,
             )
+            if not isinstance(result, list):
+                await services.policies.check(
+                    transaction.session, "publish", info.context.principal, result
+                )
         if isinstance(result, list):
             return ValidationFailed(errors=[DefinitionIssue.from_issue(i) for i in result])
         return WorkflowVersion.from_row(result)

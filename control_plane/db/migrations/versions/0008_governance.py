@@ -1,5 +1,5 @@
 """governance: users, workspace and project members, roles and expiry of API tokens,
-project tags, archived workspaces and projects
+project tags, archived workspaces and projects, policies
 
 Tokens that existed before this revision could do everything; they become instance-admin
 tokens so that nothing breaks on upgrade (docs/operations.md says to replace them).
@@ -51,6 +51,13 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("created_at", _WHEN, nullable=False),
     )
+    op.create_table(
+        "policies",
+        sa.Column("name", sa.String(100), primary_key=True),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("updated_at", _WHEN, nullable=False),
+        sa.Column("updated_by", sa.String(200), nullable=False),
+    )
     with op.batch_alter_table("workspaces") as table:
         table.add_column(sa.Column("archived_at", _WHEN, nullable=True))
     with op.batch_alter_table("projects") as table:
@@ -95,6 +102,7 @@ def downgrade() -> None:
         table.drop_column("tags")
     with op.batch_alter_table("workspaces") as table:
         table.drop_column("archived_at")
+    op.drop_table("policies")
     op.drop_table("project_members")
     op.drop_table("workspace_members")
     op.drop_index("ix_users_email", "users")
