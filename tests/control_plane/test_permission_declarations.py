@@ -48,9 +48,7 @@ def test_every_declaration_names_a_field_or_type_of_the_schema() -> None:
 
 def _context(principal: Principal) -> Context:
     # `me` reads nothing but the principal and the settings: no database behind it.
-    services = Services(
-        ControlPlaneSettings(), cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None)
-    )
+    services = Services(ControlPlaneSettings(), *(cast(Any, None) for _ in range(5)))
     return Context(services, principal)
 
 

@@ -180,7 +180,7 @@ async def test_a_policy_file_that_does_not_compile_stops_the_start(
     bad = tmp_path / "bad.rego"
     bad.write_text("package flowforge.policies.bad\nimport rego.v1\ndeny contains if {\n")
 
-    with pytest.raises(PolicyError, match="bad.rego"):
+    with pytest.raises(PolicyError, match=r"bad\.rego"):
         async with serving_api(
             database_url, nats_server, bus_authority, tmp_path, policy_paths=[bad]
         ):
