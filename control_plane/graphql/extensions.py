@@ -19,6 +19,8 @@ from control_plane.graphql.permissions import Declarations, OwnedBy, Rule
 logger = logging.getLogger(__name__)
 
 Resolver = Callable[..., Any]
+Call = Callable[[], Any]
+"""The field's resolution, arguments bound."""
 # graphql-core's, not strawberry's `Info`: extensions see the raw resolution (its context
 # is our `Context`).
 ResolveInfo = GraphQLResolveInfo[Any]
@@ -82,34 +84,26 @@ class Authorization(SchemaExtension):
             rule = self.declarations.fields.get(f"{parent}.{name}")
             if rule is None:
                 raise ForbiddenError(f"{parent}.{name} declares no permission, so none may use it")
-            return self._root(rule, _next, root, info, args, kwargs)
+            return self._root(rule, info, kwargs, lambda: _next(root, info, *args, **kwargs))
         declared = self.declarations.types.get(parent)
         if declared is None:
             raise ForbiddenError(f"{parent} declares no permission, so none may read it")
         if isinstance(declared, OwnedBy):
-            return self._owned(declared, _next, root, info, args, kwargs)
+            return self._owned(declared, root, info, lambda: _next(root, info, *args, **kwargs))
         return _next(root, info, *args, **kwargs)
 
     async def _root(
-        self,
-        rule: Rule,
-        _next: Resolver,
-        root: Any,
-        info: ResolveInfo,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
+        self, rule: Rule, info: ResolveInfo, arguments: Mapping[str, Any], call: Call
     ) -> Any:
         principal = info.context.principal
         if rule.kind == "instance":
             principal.require(rule.permission)
         elif rule.kind == "arguments":
             assert rule.lookup is not None
-            scope = await rule.lookup(info.context, kwargs)
+            scope = await rule.lookup(info.context, arguments)
             if scope is not None:
                 principal.require(rule.permission, scope)
-        result = _next(root, info, *args, **kwargs)
-        if inspect.isawaitable(result):
-            result = await result
+        result = await _value(call)
         if rule.kind == "result" and result is not None:
             declared = self.declarations.types.get(type(result).__name__)
             if not isinstance(declared, OwnedBy):
@@ -121,36 +115,24 @@ class Authorization(SchemaExtension):
             principal.require(rule.permission, scope)
         return result
 
-    def _owned(
-        self,
-        declared: OwnedBy,
-        _next: Resolver,
-        root: Any,
-        info: ResolveInfo,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-    ) -> Any:
+    def _owned(self, declared: OwnedBy, root: Any, info: ResolveInfo, call: Call) -> Any:
         found = declared.scope(root)
         # Most fields of an object meet a scope this request resolved already: checked
         # without awaiting, so reading a large page stays cheap.
         scope = found if isinstance(found, Scope) else info.context.known_scope(found)
         if scope is None:
-            return self._owned_later(found, _next, root, info, args, kwargs)
+            return self._owned_later(found, info, call)
         info.context.principal.require(Permission.READ, scope)
-        return _next(root, info, *args, **kwargs)
+        return call()
 
-    async def _owned_later(
-        self,
-        found: str | Scope,
-        _next: Resolver,
-        root: Any,
-        info: ResolveInfo,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-    ) -> Any:
+    async def _owned_later(self, found: str | Scope, info: ResolveInfo, call: Call) -> Any:
         info.context.principal.require(Permission.READ, await _resolved(info.context, found))
-        result = _next(root, info, *args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        return await _value(call)
+
+
+async def _value(call: Call) -> Any:
+    result = call()
+    return await result if inspect.isawaitable(result) else result
 
 
 async def _resolved(context: Context, found: str | Scope) -> Scope:
