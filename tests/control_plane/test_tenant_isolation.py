@@ -261,6 +261,22 @@ async def _new_workspace(world: World) -> dict[str, Any]:
     return {"id": (await world.do(CREATE_WORKSPACE, n=world.unique("probe")))["id"]}
 
 
+SET_POLICY = """mutation($n: String!, $s: String!) { setPolicy(name: $n, source: $s) {
+  __typename } }"""
+
+
+async def _harmless_policy(world: World) -> dict[str, Any]:
+    """A policy that denies nothing, so that setting it changes no other case."""
+    name = world.unique("probe").replace("-", "_")
+    return {"n": name, "s": f"package flowforge.policies.{name}\nimport rego.v1\n"}
+
+
+async def _new_policy(world: World) -> dict[str, Any]:
+    policy = await _harmless_policy(world)
+    await world.do(SET_POLICY, **policy)
+    return {"n": policy["n"]}
+
+
 @dataclass(frozen=True)
 class Case:
     least: str
@@ -304,6 +320,14 @@ CASES: dict[str, Case] = {
     "Query.task": Case("VIEWER", "query($id: ID!) { task(id: $id) { id title } }", on(id="task")),
     "Query.tasks": Case(
         "VIEWER", "query($p: ID!) { tasks(projectId: $p) { nodes { id } } }", on(p="project")
+    ),
+    "Query.policies": Case(ADMIN, "{ policies { name } }", _nothing),
+    "Mutation.setPolicy": Case(ADMIN, SET_POLICY, fresh(_harmless_policy)),
+    "Mutation.deletePolicy": Case(
+        ADMIN,
+        "mutation($n: String!) { deletePolicy(name: $n) { __typename } }",
+        fresh(lambda world: _value(n="none-such")),
+        admin_aim=_new_policy,
     ),
     "Mutation.createWorkspace": Case(
         ADMIN,
