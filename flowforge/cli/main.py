@@ -2,20 +2,40 @@
 
 import typer
 
-from flowforge.cli import bus, nodes, runs, tasks, workflow
+from flowforge.cli import (
+    bus,
+    identity,
+    members,
+    nodes,
+    policies,
+    runs,
+    tasks,
+    tokens,
+    workflow,
+    workspaces,
+)
 from flowforge.cli.dev import dev
 
 app = typer.Typer(
-    help="FlowForge: publish workflows, start and inspect runs, decide tasks, run the dev stack.",
+    help="FlowForge: publish workflows, start and inspect runs, decide tasks, govern "
+    "workspaces, members, tokens and policies, run the dev stack.",
     no_args_is_help=True,
 )
 app.command()(dev)
+app.command()(identity.login)
+app.command()(identity.logout)
+app.command()(identity.whoami)
 app.command("run")(runs.run_command)
 app.add_typer(workflow.app, name="workflow")
 app.add_typer(runs.app, name="runs")
 app.add_typer(tasks.app, name="tasks")
 app.add_typer(nodes.app, name="nodes")
 app.add_typer(bus.app, name="bus")
+app.add_typer(workspaces.app, name="workspaces")
+app.add_typer(workspaces.projects, name="projects")
+app.add_typer(members.app, name="members")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(policies.app, name="policies")
 
 
 def main() -> None:

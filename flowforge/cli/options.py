@@ -11,7 +11,11 @@ Url = Annotated[
 ]
 Token = Annotated[
     str | None,
-    typer.Option("--token", envvar="FLOWFORGE_TOKEN", help="API token (default: the dev stack's)."),
+    typer.Option(
+        "--token",
+        envvar="FLOWFORGE_TOKEN",
+        help="API token (default: `flowforge login`'s, else the dev stack's).",
+    ),
 ]
 DataDir = Annotated[
     Path | None,
