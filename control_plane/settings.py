@@ -7,6 +7,7 @@ from typing import Annotated, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from control_plane.errors import InvalidInputError
 from control_plane.identity.oidc import OidcSettings
 from control_plane.limits import LimitSettings
 from control_plane.members.service import check_member
@@ -159,7 +160,10 @@ class ControlPlaneSettings(BaseSettings):
     @field_validator("instance_admins")
     @classmethod
     def _check_instance_admins(cls, value: list[str]) -> list[str]:
-        return [check_member(member) for member in value]
+        try:
+            return [check_member(member) for member in value]
+        except InvalidInputError as exc:
+            raise ValueError(str(exc).removeprefix("member: ")) from exc
 
     @property
     def all_pools(self) -> list[str]:

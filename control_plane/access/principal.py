@@ -81,14 +81,16 @@ class Principal:
     def answers_to(self, assignee: str, scope: Scope) -> bool:
         """Whether a human task of `scope` assigned to `assignee` is the principal's to
         decide: `role:<role>` for whoever holds that role (or one above it) there,
-        `group:<name>` for members of the issuer's group, else a user's email or id, or
-        an API token's name or id."""
+        `group:<name>` for members of the issuer's group, `token:<name>` for the API
+        token of that name, and otherwise a user's email (or a principal's id)."""
         kind, _, value = assignee.partition(":")
-        if kind == "role" and value in set(Role):
+        if kind == "role":
             role = self.role_in(scope)
-            return role is not None and role.includes(Role(value))
-        if kind == "group" and value:
-            return value in self.groups
-        return assignee in {self.id, self.name} or (
+            return value in set(Role) and role is not None and role.includes(Role(value))
+        if kind == "group":
+            return bool(value) and value in self.groups
+        if kind == "token" and self.kind == "token" and value == self.name:
+            return True
+        return assignee == self.id or (
             self.email is not None and assignee.lower() == self.email.lower()
         )

@@ -270,10 +270,12 @@ def _identity(claims: dict[str, Any], settings: OidcSettings) -> OidcIdentity:
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
     except (OverflowError, OSError, ValueError):
         raise InvalidBearerTokenError("the token's 'exp' is not a date") from None
+    # Roles are granted by email: one the issuer says it did not verify names nobody.
+    verified = claims.get("email_verified") is not False
     return OidcIdentity(
         issuer=claims["iss"],
         subject=claims["sub"],
-        email=_text(claims.get(settings.email_claim)),
+        email=_text(claims.get(settings.email_claim)) if verified else None,
         name=_text(claims.get(settings.name_claim)),
         groups=_groups(claims.get(settings.groups_claim)),
         expires_at=expires_at,

@@ -60,7 +60,9 @@ class ControlRequest:
     )
     status: ControlStatus
     reason: str | None = strawberry.field(description="Why it was refused or undelivered.")
-    requested_by: str = strawberry.field(description="The id of the API token it came with.")
+    requested_by: str = strawberry.field(
+        description='Who asked: "user:<id>" or "token:<id>" (Query.me gives your own).'
+    )
     requested_at: datetime
     expires_at: datetime = strawberry.field(
         description="Until when the data plane may still take it."

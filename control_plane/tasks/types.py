@@ -23,7 +23,7 @@ strawberry.enum(
 @strawberry.type(description="One principal's decision on a task.")
 class TaskDecision:
     decided_by: str = strawberry.field(
-        description="Who decided: the id of the API token the decision came with."
+        description='Who decided: "user:<id>" or "token:<id>".'
     )
     decided_at: datetime
     decision: JSON = strawberry.field(description="`approved` and the form's fields.")

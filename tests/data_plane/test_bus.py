@@ -18,7 +18,8 @@ from typing import Any
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, StreamConfig
 
 from data_plane.protocol import (
     EventBatch,
@@ -37,6 +38,7 @@ from data_plane.worker import serve
 from flowforge.inprocess import Stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
+from tests.fixtures.bus import messages_on
 
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import assert_eventually
@@ -280,18 +282,8 @@ async def _count(denials: Denials, n: int) -> bool:
     return len(denials.errors) >= n
 
 
-async def _dead_letters(stack: Stack, pool: str) -> list:  # type: ignore[type-arg]
-    sub = await stack.nats.jetstream().pull_subscribe(
-        dead_events_subject(pool),
-        durable=None,
-        config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL),
-    )
-    try:
-        return await sub.fetch(10, timeout=0.5)
-    except nats.errors.TimeoutError:
-        return []
-    finally:
-        await sub.unsubscribe()
+async def _dead_letters(stack: Stack, pool: str) -> list[Msg]:
+    return await messages_on(stack.nats, dead_events_subject(pool), 10)
 
 
 async def test_a_node_pinned_to_another_pool_reports_through_that_pools_subjects(
