@@ -22,6 +22,7 @@ from connectors_sdk._expressions import (
 from connectors_sdk._flow import ERROR_PORT, NodeFailure
 from connectors_sdk._node import Node, ports_depend_on_config, why_no_breaker
 from connectors_sdk._ports import port_gaps
+from connectors_sdk._publishing import PUBLISH_CONTEXT
 from connectors_sdk._registry import NodeRegistry
 from connectors_sdk.nodes.approval import Approval
 from connectors_sdk.nodes.control import Merge
@@ -442,7 +443,7 @@ def _model_errors(model: type[BaseModel], value: dict[str, Any]) -> list[tuple[s
     """Validate literal values against a model; errors under expressions are dropped,
     except those that do not depend on what the expressions give."""
     try:
-        model.model_validate(value)
+        model.model_validate(value, context=PUBLISH_CONTEXT)
     except ValidationError as exc:
         return [
             (error_path(error["loc"]), error["msg"])

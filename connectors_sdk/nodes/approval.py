@@ -3,25 +3,61 @@ or the task is due; the decision form is a JSON Schema the API checks decisions 
 """
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from connectors_sdk._definition import Duration
 from connectors_sdk._node import AnyObject, Node
+from connectors_sdk._publishing import at_publish
 
 MAX_ASSIGNEES = 100
-# An assignee: a user id, "role:<name>" or "group:<name>".
+# An assignee: "role:<role>", "group:<name>", or a user's email or id, an API token's
+# name or id.
 ASSIGNEE_PATTERN = r"^[A-Za-z0-9_.@:-]+$"
 _ASSIGNEE = re.compile(ASSIGNEE_PATTERN)
+ROLES = ("viewer", "operator", "editor", "owner")
+"""The roles `role:<role>` may name, lowest first: those of `control_plane.access.roles.Role`
+(which this package may not import; a test keeps the two equal). A role is held in a
+workspace or a project, so `role:operator` is whoever holds operator or above in the
+run's project."""
 # What every decision holds, whatever the form adds.
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["approved"],
     "properties": {"approved": {"type": "boolean"}},
 }
+
+
+def _assignee(name: str, info: ValidationInfo) -> str:
+    if not _ASSIGNEE.match(name):
+        raise PydanticCustomError(
+            "bad_assignee",
+            "bad assignee {name}: use a user's email or id, an API token's name, "
+            "role:<role> or group:<name> (letters, digits and _ . @ : -)",
+            {"name": repr(name)},
+        )
+    # Checked at publish only (see `_publishing.py`): runs of versions published before
+    # the check replay their config as it was.
+    kind, _, value = name.partition(":")
+    if at_publish(info) and kind == "role" and value not in ROLES:
+        raise PydanticCustomError(
+            "unknown_role",
+            "{role} is not a role, so nobody could decide the task; roles are {roles} "
+            "(in the run's project); for a group of the identity provider write group:<name>",
+            {"role": repr(value), "roles": ", ".join(ROLES)},
+        )
+    if at_publish(info) and kind == "group" and not value:
+        raise PydanticCustomError(
+            "empty_group",
+            "'group:' names no group: write group:<name>, a group of the identity provider",
+        )
+    return name
+
+
+Assignee = Annotated[str, AfterValidator(_assignee)]
 
 
 class Approval(Node):
@@ -43,10 +79,12 @@ class Approval(Node):
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        assignees: list[str] = Field(
+        assignees: list[Assignee] = Field(
             min_length=1,
             max_length=MAX_ASSIGNEES,
-            description='Who may decide: user ids, "role:<name>" or "group:<name>".',
+            description="Who may decide: users (email or id), API tokens (name or id), "
+            '"role:<viewer|operator|editor|owner>" (that role or above in the project) or '
+            '"group:<name>" (a group of the identity provider).',
         )
         required: int = Field(1, ge=1, description="How many must approve.")
         form: dict[str, Any] = Field(
@@ -55,25 +93,12 @@ class Approval(Node):
         )
         title: str | None = Field(None, max_length=200, description="What to decide.")
         due: Duration | None = Field(None, description="How long the task may stay open.")
-        escalate_to: list[str] | None = Field(
+        escalate_to: list[Assignee] | None = Field(
             None,
             min_length=1,
             max_length=MAX_ASSIGNEES,
             description="Who the task goes to once due, with a new `due` (once).",
         )
-
-        @field_validator("assignees", "escalate_to")
-        @classmethod
-        def _assignee_names(cls, value: list[str] | None) -> list[str] | None:
-            for name in value or ():
-                if not isinstance(name, str) or not _ASSIGNEE.match(name):
-                    raise PydanticCustomError(
-                        "bad_assignee",
-                        "bad assignee {name}: use a user id, role:<name> or group:<name> "
-                        "(letters, digits and _ . @ : -)",
-                        {"name": repr(name)},
-                    )
-            return value
 
         @field_validator("form")
         @classmethod

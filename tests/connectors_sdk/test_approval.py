@@ -1,12 +1,14 @@
-"""`core.approval`: assignees, a decision form that is a JSON Schema, n of m, a due time
-and its escalation, each checked at publish time with the field and the fix."""
+"""`core.approval`: assignees (roles among FlowForge's), a decision form that is a JSON
+Schema, n of m, a due time and its escalation, each checked at publish time with the
+field and the fix."""
 
 from typing import Any
 
 import jsonschema
 import pytest
 
-from connectors_sdk.nodes.approval import decision_schema
+from connectors_sdk.nodes.approval import ROLES, Approval, decision_schema
+from control_plane.access.roles import Role
 
 
 def approval(**config: Any) -> dict[str, Any]:
@@ -15,11 +17,11 @@ def approval(**config: Any) -> dict[str, Any]:
 
 def test_a_two_of_three_approval_with_a_form_and_an_escalation_is_valid(issues) -> None:
     node = approval(
-        assignees=["alice", "role:finance", "group:leads"],
+        assignees=["alice@example.com", "role:editor", "group:finance"],
         required=2,
         form={"type": "object", "properties": {"comment": {"type": "string"}}},
         due="48h",
-        escalate_to=["role:cfo"],
+        escalate_to=["group:cfo", "role:owner"],
     )
     assert issues([node]) == []
 
@@ -31,11 +33,53 @@ def test_the_form_must_be_a_json_schema(issues) -> None:
 
 
 def test_assignees_are_named_plainly_and_needed(issues) -> None:
-    [(_, field, message)] = issues([approval(assignees=["role: x"])])
-    assert field == "config.assignees"
+    [(_, field, message)] = issues([approval(assignees=["alice", "role: x"])])
+    assert field == "config.assignees[1]"
     assert "bad assignee 'role: x'" in message
     [(_, field, _)] = issues([approval(assignees=[])])
     assert field == "config.assignees"
+
+
+def test_a_role_assignee_names_a_flowforge_role(issues) -> None:
+    node = approval(
+        assignees=["role:operator", "role:technician"], due="1h", escalate_to=["role:lead"]
+    )
+
+    found = issues([node])
+
+    assert [(node_id, field) for node_id, field, _ in found] == [
+        ("ask", "config.assignees[1]"),
+        ("ask", "config.escalate_to[0]"),
+    ]
+    assert found[0][2] == (
+        "'technician' is not a role, so nobody could decide the task; roles are viewer, "
+        "operator, editor, owner (in the run's project); for a group of the identity "
+        "provider write group:<name>"
+    )
+    assert found[1][2].startswith("'lead' is not a role")
+
+
+def test_a_group_assignee_names_its_group(issues) -> None:
+    [(_, field, message)] = issues([approval(assignees=["group:"])])
+    assert field == "config.assignees[0]"
+    assert message.startswith("'group:' names no group: write group:<name>")
+
+
+def test_assignees_given_by_expressions_are_known_only_when_the_node_runs(issues) -> None:
+    assert issues([approval(assignees=["${ .input.approver }", "group:leads"])]) == []
+
+
+def test_the_sdks_roles_are_the_control_planes() -> None:
+    # The SDK may not import control_plane: its copy of the role names, lowest first,
+    # is kept equal to the control plane's here.
+    assert tuple(role.value for role in Role) == ROLES
+
+
+def test_a_running_approval_keeps_assignees_it_was_published_with() -> None:
+    # The interpreter validates the config again on every replay of a run: a version
+    # published before the role names were checked replays as it ran.
+    config = Approval.Config.model_validate({"assignees": ["role:technician", "group:"]})
+    assert config.assignees == ["role:technician", "group:"]
 
 
 def test_an_escalation_needs_a_due_time(issues) -> None:

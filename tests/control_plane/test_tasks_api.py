@@ -116,13 +116,13 @@ async def test_a_waiting_approval_opens_a_task_its_assignees_see(api: Api) -> No
 async def test_an_escalation_replaces_the_assignees_and_an_older_wait_does_not(api: Api) -> None:
     run_id = await api.queued_run(await api.publish(FLOW))
     first = waiting(run_id)
-    await api.apply([first, waiting(run_id, assignees=("role:lead",), escalations=1)])
+    await api.apply([first, waiting(run_id, assignees=("group:leads",), escalations=1)])
     # The first wait redelivered under another id (as a re-emitted batch could be).
     await api.apply([first.model_copy(update={"event_id": f"{first.event_id}:again"})])
 
     task = await task_of(api, f"{run_id}:ask")
 
-    assert (task["assignees"], task["escalations"]) == (["role:lead"], 1)
+    assert (task["assignees"], task["escalations"]) == (["group:leads"], 1)
     assert task["dueAt"] == (AT + timedelta(hours=2)).isoformat()
     listed = await api.data(TASKS, p=await project(api), a="alice", f=10)
     assert listed["tasks"]["nodes"] == []

@@ -1,7 +1,7 @@
 """examples/maintenance-alert.yaml against a local maintenance service: a critical alert
-gets a ticket and a technician's task, which is fixed, or comes due twice (technicians,
-then supervisors) and is reported overdue; a warning that clears is only logged, one that
-does not is handled as critical."""
+gets a ticket and a task for the group of technicians, which one of them fixes, or which
+comes due twice (technicians, then supervisors) and is reported overdue; a warning that
+clears is only logged, one that does not is handled as critical."""
 
 from typing import Any
 
@@ -46,7 +46,7 @@ async def test_a_task_nobody_takes_is_escalated_then_reported_overdue(
     # Due twice, each time for 1 s: assigned to the technicians, then the supervisors.
     history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
     assert sum(e.HasField("timer_fired_event_attributes") for e in history.events) == 2
-    assert sent(run, "overdue")["to"] == "role:maintenance-manager"
+    assert sent(run, "overdue")["to"] == "group:maintenance-managers"
 
 
 async def test_a_technician_reports_the_fix_and_the_ticket_is_closed(
@@ -54,7 +54,7 @@ async def test_a_technician_reports_the_fix_and_the_ticket_is_closed(
 ) -> None:
     run_id = await start(stack, example("maintenance-alert"), alarm(http_peer, "critical"))
     fix = await wait_for_task(stack, run_id, "fix")
-    ana = await principal(stack, "tech-ana")
+    ana = await principal(stack, "ana", groups=["technicians"])
 
     await decide(stack, fix["id"], True, ana, resolution="replaced the bearing", parts=["brg-6204"])
     run = await stack.wait_for_run(run_id)
@@ -87,7 +87,7 @@ async def test_a_warning_that_persists_is_handled_as_critical(
     http_peer.script("/devices/pump-3/status", {"state": "overheating"})
     run_id = await start(stack, example("maintenance-alert"), alarm(http_peer, "warning"))
     fix = await wait_for_task(stack, run_id, "fix")
-    ana = await principal(stack, "tech-ana")
+    ana = await principal(stack, "ana", groups=["technicians"])
 
     await decide(stack, fix["id"], False, ana, resolution="needs a new pump")
     run = await stack.wait_for_run(run_id)
@@ -100,6 +100,6 @@ async def test_a_warning_that_persists_is_handled_as_critical(
         "POST /notifications",
     ]
     assert sent(run, "escalate") == {
-        "to": "role:supervisor",
+        "to": "group:supervisors",
         "text": f"ticket T-17 not fixed by {ana.id}: needs a new pump",
     }

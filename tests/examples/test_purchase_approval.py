@@ -1,10 +1,11 @@
-"""examples/purchase-approval.yaml against a local purchasing service: two approvers
-decide in parallel; both must approve before the order is placed, and a request they
-do not both decide in time expires."""
+"""examples/purchase-approval.yaml against a local purchasing service: two approvers, one
+of the finance group and one of operations, decide in parallel; both must approve before
+the order is placed, nobody outside the groups may decide, and a request they do not
+both decide in time expires."""
 
 from typing import Any
 
-from fixtures.approvals import decide, principal, wait_for_task
+from fixtures.approvals import decide, forbidden, principal, wait_for_task
 from fixtures.examples import example, start
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack
@@ -33,7 +34,7 @@ async def test_a_request_the_two_do_not_both_decide_in_time_expires(
     approval["config"]["due"] = "3s"  # 48h in the example
     run_id = await start(stack, definition, purchase(http_peer))
     task = await wait_for_task(stack, run_id, "approve")
-    finn = await principal(stack, "finn")
+    finn = await principal(stack, "finn", groups=["finance"])
 
     # One of the two in time: not enough.
     await decide(stack, task["id"], True, finn)
@@ -46,13 +47,20 @@ async def test_a_request_the_two_do_not_both_decide_in_time_expires(
 async def test_the_order_is_placed_once_both_approve(stack: Stack, http_peer: HttpPeer) -> None:
     run_id = await start(stack, example("purchase-approval"), purchase(http_peer))
     task = await wait_for_task(stack, run_id, "approve")
-    finn, otto = await principal(stack, "finn"), await principal(stack, "otto")
+    finn = await principal(stack, "finn", groups=["finance"])
+    otto = await principal(stack, "otto", groups=["operations"])
+    # The requester, an operator in neither group, may not approve her own purchase.
+    dana = await principal(stack, "dana", groups=["engineering"])
 
+    refusal = await forbidden(stack, task["id"], True, dana)
     await decide(stack, task["id"], True, finn, comment="within budget")
     assert (await stack.run(run_id))["status"] == "WAITING"  # one of two approvals
     await decide(stack, task["id"], True, otto)
     run = await stack.wait_for_run(run_id)
 
+    assert refusal.endswith(
+        f"is assigned to group:finance, group:operations; Dana ({dana.id}) is none of them"
+    )
     assert_requester_told(run, http_peer, "ordered", "POST /requests/R-5/order")
     assert run["output"] == {"request": "R-5", "approved": True, "decided_by": [finn.id, otto.id]}
 
@@ -60,7 +68,7 @@ async def test_the_order_is_placed_once_both_approve(stack: Stack, http_peer: Ht
 async def test_one_refusal_refuses_the_request(stack: Stack, http_peer: HttpPeer) -> None:
     run_id = await start(stack, example("purchase-approval"), purchase(http_peer))
     task = await wait_for_task(stack, run_id, "approve")
-    otto = await principal(stack, "otto")
+    otto = await principal(stack, "otto", groups=["operations"])
 
     await decide(stack, task["id"], False, otto, comment="not this quarter")
     run = await stack.wait_for_run(run_id)

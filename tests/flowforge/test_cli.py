@@ -14,7 +14,7 @@ from control_plane.runs.progress import apply_events
 from data_plane.protocol import RunEvent
 from flowforge.cli.main import app
 
-from fixtures.approvals import approval_flow, wait_for_task
+from fixtures.approvals import approval_flow, principal, wait_for_task
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import Stack, assert_eventually, commit_runs, started_with_slow_node
 
@@ -27,10 +27,11 @@ def stack(sqlite_stack: Stack) -> Stack:
     return sqlite_stack
 
 
-async def flowforge(stack: Stack, *args: str) -> tuple[int, str]:
-    """Run a CLI command in a thread (the stack serves from this event loop)."""
+async def flowforge(stack: Stack, *args: str, token: str | None = None) -> tuple[int, str]:
+    """Run a CLI command in a thread (the stack serves from this event loop), with the
+    stack's admin token unless given another."""
     result = await asyncio.to_thread(
-        CliRunner().invoke, app, [*args, "--url", stack.url, "--token", stack.token]
+        CliRunner().invoke, app, [*args, "--url", stack.url, "--token", token or stack.token]
     )
     return result.exit_code, result.output
 
@@ -232,15 +233,19 @@ def test_bus_commands_set_up_a_server_and_mint_credentials(tmp_path: Path) -> No
 
 
 async def test_tasks_list_and_complete_decide_a_waiting_approval(stack: Stack) -> None:
-    published = await stack.publish(approval_flow("cli-approval", assignees=["role:ops"]))
+    olga = await principal(stack, "olga", groups=["ops"])
+    published = await stack.publish(approval_flow("cli-approval", assignees=["group:ops"]))
     run_id = (await stack.start_run(published["workflowId"]))["data"]["startRun"]["id"]
     opened = await wait_for_task(stack, run_id, "ask")
 
     code, out = await flowforge(
-        stack, "tasks", "list", "--assignee", "role:ops", "--status", "open"
+        stack, "tasks", "list", "--assignee", "group:ops", "--status", "open"
     )
     assert code == 0, out
-    assert f"{opened['id']}  OPEN" in out and "assignees role:ops  approvals 0/1" in out
+    assert f"{opened['id']}  OPEN" in out and "assignees group:ops  approvals 0/1" in out
+    # The admin is in no group: the task is not theirs to decide.
+    code, out = await flowforge(stack, "tasks", "complete", opened["id"], "--approve")
+    assert code == 1 and "is assigned to group:ops; admin" in out
 
     code, out = await flowforge(
         stack,
@@ -253,14 +258,18 @@ async def test_tasks_list_and_complete_decide_a_waiting_approval(stack: Stack) -
         "--field",
         "count=2",
         "--json",
+        token=olga.token,
     )
     assert code == 0, out
     [decision] = json.loads(out)["decisions"]
+    assert decision["decidedBy"] == olga.id
     assert decision["decision"] == {"approved": True, "note": "fine", "count": 2}
     run = await stack.wait_for_run(run_id)
     assert run["status"] == "SUCCEEDED", run
 
-    code, out = await flowforge(stack, "tasks", "complete", opened["id"], "--reject")
+    code, out = await flowforge(
+        stack, "tasks", "complete", opened["id"], "--reject", token=olga.token
+    )
     assert code == 1
     assert f"task {opened['id']} is APPROVED" in out
     code, out = await flowforge(stack, "tasks", "list", "--status", "APPROVED", "--json")
