@@ -16,7 +16,7 @@ from fixtures.stack import assert_eventually
 FLOW = {
     "apiVersion": "flowforge/v1",
     "name": "asks",
-    "nodes": [{"id": "ask", "type": "core.approval", "config": {"assignees": ["alice"]}}],
+    "nodes": [{"id": "ask", "type": "core.approval", "config": {"assignees": ["token:alice"]}}],
 }
 FORM = {
     "allOf": [
@@ -44,7 +44,10 @@ AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def waiting(
-    run_id: str, node_id: str = "ask", assignees: tuple[str, ...] = ("alice", "bob"), **task: Any
+    run_id: str,
+    node_id: str = "ask",
+    assignees: tuple[str, ...] = ("token:alice", "token:bob"),
+    **task: Any,
 ) -> RunEvent:
     escalations = task.get("escalations", 0)
     info = TaskInfo(
@@ -97,7 +100,7 @@ async def test_a_waiting_approval_opens_a_task_its_assignees_see(api: Api) -> No
         "nodeId": "ask",
         "iteration": "",
         "title": "Approve?",
-        "assignees": ["alice", "bob"],
+        "assignees": ["token:alice", "token:bob"],
         "required": 1,
         "form": FORM,
         "status": "OPEN",
@@ -107,7 +110,7 @@ async def test_a_waiting_approval_opens_a_task_its_assignees_see(api: Api) -> No
         "closedAt": None,
         "decisions": [],
     }
-    listed = await api.data(TASKS, p=await project(api), a="bob", s="OPEN", f=10)
+    listed = await api.data(TASKS, p=await project(api), a="token:bob", s="OPEN", f=10)
     assert [t["id"] for t in listed["tasks"]["nodes"]] == [f"{run_id}:ask"]
     nobody = await api.data(TASKS, p=await project(api), a="carol", f=10)
     assert nobody["tasks"]["nodes"] == []
@@ -124,7 +127,7 @@ async def test_an_escalation_replaces_the_assignees_and_an_older_wait_does_not(a
 
     assert (task["assignees"], task["escalations"]) == (["group:leads"], 1)
     assert task["dueAt"] == (AT + timedelta(hours=2)).isoformat()
-    listed = await api.data(TASKS, p=await project(api), a="alice", f=10)
+    listed = await api.data(TASKS, p=await project(api), a="token:alice", f=10)
     assert listed["tasks"]["nodes"] == []
 
 

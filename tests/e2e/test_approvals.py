@@ -42,16 +42,18 @@ async def test_two_of_two_approve_each_once_as_their_own_principal(stack: Stack)
     alice, bob = await principal(stack, "alice"), await principal(stack, "bob")
     carol = await principal(stack, "carol")
     run_id = await start(
-        stack, approval_flow("approve-two", assignees=["alice", "bob"], required=2)
+        stack, approval_flow("approve-two", assignees=["token:alice", "token:bob"], required=2)
     )
     opened = await wait_for_task(stack, run_id, "ask")
-    assert opened["id"] in await listed_for(stack, "bob")
+    assert opened["id"] in await listed_for(stack, "token:bob")
 
     refusal = await forbidden(stack, opened["id"], True, carol)
     first = await decide(stack, opened["id"], True, alice, note="ok")
     again = await complete_task(stack, opened["id"], False, alice)
 
-    assert refusal.endswith(f"is assigned to alice, bob; carol ({carol.id}) is none of them")
+    assert refusal.endswith(
+        f"is assigned to token:alice, token:bob; carol ({carol.id}) is none of them"
+    )
     assert first["decidedBy"] == alice.id
     assert again["__typename"] == "ValidationFailed"
     assert again["errors"][0]["message"].startswith(f"taskId: {alice.id} already decided task")
@@ -68,7 +70,7 @@ async def test_two_of_two_approve_each_once_as_their_own_principal(stack: Stack)
     closed = await task(stack, opened["id"])
     assert closed["status"] == "APPROVED" and closed["closedAt"] is not None
     assert [d["decidedBy"] for d in closed["decisions"]] == [alice.id, bob.id]
-    assert await listed_for(stack, "bob") == []
+    assert await listed_for(stack, "token:bob") == []
     history = await stack.temporal.get_workflow_handle(run_id).fetch_history()
     await replay(history)
     record(history, "approval-two-of-two")
@@ -76,7 +78,7 @@ async def test_two_of_two_approve_each_once_as_their_own_principal(stack: Stack)
 
 async def test_one_rejection_rejects_a_task_of_two_required(stack: Stack) -> None:
     run_id = await start(
-        stack, approval_flow("approve-rejected", assignees=["alice", "bob"], required=2)
+        stack, approval_flow("approve-rejected", assignees=["token:alice", "token:bob"], required=2)
     )
     opened = await wait_for_task(stack, run_id, "ask")
 
