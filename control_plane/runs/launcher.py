@@ -9,11 +9,11 @@ from control_plane.access.roles import Permission
 from control_plane.db.models import Project, Run, WorkflowVersion
 from control_plane.db.transaction import Transaction
 from control_plane.dispatch import Dispatcher
-from control_plane.errors import InvalidInputError
 from control_plane.limits import LimitSettings
 from control_plane.policies.guard import PolicyGuard
 from control_plane.runs import service
 from control_plane.workflows.service import get_workflow
+from control_plane.workspaces.service import check_active
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,7 @@ class Launcher:
         workflow = await get_workflow(session, workflow_id)
         project = await session.get_one(Project, workflow.project_id)
         principal.require(Permission.OPERATE_RUNS, Scope(project.workspace_id, project.id))
-        if project.archived_at is not None:
-            raise InvalidInputError(
-                f"workflowId: project {project.name!r} is archived; runs start only in "
-                "active projects",
-                field="workflowId",
-            )
+        await check_active(session, project, "workflowId", "runs start")
         run, created = await service.start_run(
             session,
             workflow_id,

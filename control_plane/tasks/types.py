@@ -22,9 +22,7 @@ strawberry.enum(
 
 @strawberry.type(description="One principal's decision on a task.")
 class TaskDecision:
-    decided_by: str = strawberry.field(
-        description='Who decided: "user:<id>" or "token:<id>".'
-    )
+    decided_by: str = strawberry.field(description='Who decided: "user:<id>" or "token:<id>".')
     decided_at: datetime
     decision: JSON = strawberry.field(description="`approved` and the form's fields.")
     delivery: ControlStatus = strawberry.field(

@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors_sdk import DefinitionIssue, NodeRegistry, definition_sha256, validate_definition
 from control_plane.db.models import Project, Workflow, WorkflowVersion, new_id, utcnow
-from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.errors import NotFoundError
 from control_plane.input_schema import input_schema_problems
 from control_plane.limits import LimitSettings, check_json_value
 from control_plane.workflows.calls import calls_in
+from control_plane.workspaces.service import check_active
 
 
 async def publish_workflow(
@@ -34,17 +35,13 @@ async def publish_workflow(
 
     Raises:
         NotFoundError: no project has `project_id`.
-        InvalidInputError: the project is archived, or `data` is larger or nested deeper
-            than the limits allow.
+        InvalidInputError: the project or its workspace is archived, or `data` is larger
+            or nested deeper than the limits allow.
     """
     project = await session.get(Project, project_id)
     if project is None:
         raise NotFoundError(f"project {project_id!r} does not exist")
-    if project.archived_at is not None:
-        raise InvalidInputError(
-            f"projectId: project {project.name!r} is archived; publish to an active project",
-            field="projectId",
-        )
+    await check_active(session, project, "projectId", "workflows are published")
     # Validating a large definition takes seconds of CPU: off the event loop, so that
     # every other request (and /healthz) is still answered meanwhile.
     prepared = await asyncio.to_thread(_prepare, data, registry, limits, pools)

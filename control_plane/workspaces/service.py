@@ -123,6 +123,21 @@ async def get_project(session: AsyncSession, project_id: str) -> Project:
     return project
 
 
+async def check_active(session: AsyncSession, project: Project, field: str, what: str) -> None:
+    """Refuse `what` (a publish, a run) in an archived project or workspace."""
+    if project.archived_at is not None:
+        raise InvalidInputError(
+            f"{field}: project {project.name!r} is archived; {what} only in active projects",
+            field=field,
+        )
+    workspace = await session.get_one(Workspace, project.workspace_id)
+    if workspace.archived_at is not None:
+        raise InvalidInputError(
+            f"{field}: workspace {workspace.name!r} is archived; {what} only in active workspaces",
+            field=field,
+        )
+
+
 def _check_active(archived_at: datetime | None, what: str, field: str) -> None:
     if archived_at is not None:
         raise InvalidInputError(f"{field}: {what} is archived", field=field)
