@@ -1,0 +1,103 @@
+"""Workspaces and projects through the API: created, renamed, tagged, archived; names
+checked; an archived one stays readable and takes no new publish or run."""
+
+from typing import Any
+
+from tests.fixtures.api import Api
+
+FLOW = {
+    "apiVersion": "flowforge/v1",
+    "name": "archived",
+    "nodes": [{"id": "t", "type": "core.transform", "config": {"value": "${ 1 }"}}],
+}
+WORKSPACE = """mutation($n: String!) { createWorkspace(name: $n) {
+  __typename ... on Workspace { id name }
+  ... on ValidationFailed { errors { field message } } } }"""
+PROJECT = """mutation($w: ID!, $n: String!, $t: [String!]) {
+  createProject(workspaceId: $w, name: $n, tags: $t) {
+    __typename ... on Project { id name tags workspaceId }
+    ... on ValidationFailed { errors { field message } }
+    ... on NotFound { message } } }"""
+PUBLISH = """mutation($p: ID!, $d: JSON!) { publishWorkflow(projectId: $p, definition: $d) {
+  __typename } }"""
+
+
+async def _workspace(api: Api, name: str) -> str:
+    return str((await api.data(WORKSPACE, n=name))["createWorkspace"]["id"])
+
+
+async def _project(api: Api, workspace: str, name: str, *tags: str) -> dict[str, Any]:
+    return dict((await api.data(PROJECT, w=workspace, n=name, t=list(tags)))["createProject"])
+
+
+async def test_a_project_is_created_with_its_tags_sorted_once(api: Api) -> None:
+    workspace = await _workspace(api, "acme")
+
+    project = await _project(api, workspace, "billing", "production", "eu", "production")
+
+    assert (project["name"], project["tags"]) == ("billing", ["eu", "production"])
+    listed = await api.data(
+        "query($w: ID!) { projects(workspaceId: $w) { name tags } }", w=workspace
+    )
+    assert listed["projects"] == [{"name": "billing", "tags": ["eu", "production"]}]
+
+
+async def test_bad_or_taken_names_and_tags_are_refused_naming_the_field(api: Api) -> None:
+    workspace = await _workspace(api, "acme")
+    await _project(api, workspace, "billing")
+    cases = [
+        (await api.data(WORKSPACE, n="acme"))["createWorkspace"],
+        (await api.data(WORKSPACE, n="has space"))["createWorkspace"],
+        await _project(api, workspace, "billing"),
+        await _project(api, workspace, "-dash"),
+        await _project(api, workspace, "ok", "Upper"),
+    ]
+
+    fields = [(c["__typename"], c["errors"][0]["field"]) for c in cases]
+    assert fields == [("ValidationFailed", "name")] * 4 + [("ValidationFailed", "tags")]
+    assert cases[0]["errors"][0]["message"] == "name: a workspace named 'acme' exists already"
+    assert "'Upper' is not a tag" in cases[4]["errors"][0]["message"]
+
+
+async def test_renaming_and_retagging_keep_what_is_not_given(api: Api) -> None:
+    workspace = await _workspace(api, "acme")
+    project = await _project(api, workspace, "billing", "eu")
+
+    renamed = await api.data(
+        'mutation($id: ID!) { renameWorkspace(id: $id, name: "acme-corp") {'
+        " ... on Workspace { name } } }",
+        id=workspace,
+    )
+    retagged = await api.data(
+        'mutation($id: ID!) { updateProject(id: $id, tags: ["prod"]) {'
+        " ... on Project { name tags } } }",
+        id=project["id"],
+    )
+
+    assert renamed["renameWorkspace"] == {"name": "acme-corp"}
+    assert retagged["updateProject"] == {"name": "billing", "tags": ["prod"]}
+
+
+async def test_an_archived_project_or_workspace_takes_no_new_publish(api: Api) -> None:
+    workspace = await _workspace(api, "acme")
+    kept, archived = await _project(api, workspace, "kept"), await _project(api, workspace, "old")
+    await api.data(
+        "mutation($id: ID!) { archiveProject(id: $id) { __typename } }", id=archived["id"]
+    )
+
+    refused = await api.graphql(PUBLISH, p=archived["id"], d=FLOW)
+    accepted = await api.data(PUBLISH, p=kept["id"], d=FLOW)
+    await api.data("mutation($id: ID!) { archiveWorkspace(id: $id) { __typename } }", id=workspace)
+    after = await api.graphql(PUBLISH, p=kept["id"], d=FLOW)
+    no_project = await _project(api, workspace, "new")
+
+    assert refused["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "projectId"}
+    assert "project 'old' is archived" in refused["errors"][0]["message"]
+    assert accepted["publishWorkflow"]["__typename"] == "WorkflowVersion"
+    assert "workspace 'acme' is archived" in after["errors"][0]["message"]
+    assert no_project["__typename"] == "ValidationFailed"
+    listed = await api.data("{ workspaces { name } }")
+    everything = await api.data("{ workspaces(includeArchived: true) { name archivedAt } }")
+    assert "acme" not in [w["name"] for w in listed["workspaces"]]
+    [acme] = [w for w in everything["workspaces"] if w["name"] == "acme"]
+    assert acme["archivedAt"] is not None
