@@ -59,6 +59,9 @@ class Context:
     control_requests: DataLoader[str, list[ControlRequest]] = field(init=False)
     task_assignees: DataLoader[str, list[str]] = field(init=False)
     task_decisions: DataLoader[str, list[RecordedDecision]] = field(init=False)
+    _project_scopes: DataLoader[str, Scope | None] = field(init=False)
+    _workspaces: DataLoader[str, bool] = field(init=False)
+    _known_scopes: dict[str, Scope] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.node_summaries = DataLoader(load_fn=self._load_node_summaries)
@@ -69,10 +72,6 @@ class Context:
         self.task_decisions = DataLoader(load_fn=self._load_task_decisions)
         self._project_scopes = DataLoader(load_fn=self._load_project_scopes)
         self._workspaces = DataLoader(load_fn=self._load_workspaces)
-
-    _project_scopes: DataLoader[str, Scope | None] = field(init=False)
-    _workspaces: DataLoader[str, bool] = field(init=False)
-    _known_scopes: dict[str, Scope] = field(init=False, default_factory=dict)
 
     @property
     def requested_by(self) -> str:
