@@ -4,12 +4,15 @@ the assignee of a human task."""
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
 from control_plane.db.models import ApiToken
-from tests.fixtures.api import Api
+from flowforge.nats_accounts import BusAuthority
+from flowforge.servers import ServerProcess
+from tests.fixtures.api import Api, serving_api
 
 FLOW = {
     "apiVersion": "flowforge/v1",
@@ -248,3 +251,18 @@ async def test_a_task_is_decided_only_by_a_principal_it_is_assigned_to(api: Api)
     assert _code(not_operator) == "FORBIDDEN"
     assert "decide tasks needs the operator role" in not_operator["errors"][0]["message"]
     assert decided["completeTask"]["decisions"][0]["decidedBy"] == editor.principal_id
+
+
+async def test_graphiql_is_served_only_where_the_schema_is_exposed(
+    api: Api, nats_server: ServerProcess, bus_authority: BusAuthority, tmp_path: Path
+) -> None:
+    exposed = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    async with serving_api(
+        api.settings.database_url, nats_server, bus_authority, tmp_path, expose_schema=False
+    ) as closed:
+        hidden = await closed.client.get("/graphql", headers={"Accept": "text/html"})
+        introspection = await closed.graphql("{ __schema { queryType { name } } }")
+
+    assert exposed.status_code == 200 and "text/html" in exposed.headers["content-type"]
+    assert hidden.status_code == 401
+    assert introspection["errors"][0]["extensions"] == {"code": "FORBIDDEN"}
