@@ -17,20 +17,22 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
     return engine
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    # The driver left to itself begins a transaction only at the first write, so a
-    # SAVEPOINT taken before it would start one of its own, and its RELEASE commit: the
-    # transaction begins here instead, with SQLAlchemy's.
-    connection.exec_driver_sql("BEGIN")
+def _sqlite_savepoint(connection: Connection, name: str) -> None:
+    # The driver begins a transaction only at the first write; a SAVEPOINT taken before
+    # one would start a transaction of its own, and its RELEASE commit what the outer
+    # transaction may still roll back. Reads before the first write stay outside any
+    # transaction, as the driver has them, so no reader ever holds a snapshot that a
+    # later write of its own would find stale.
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN")
 
 
 def _sqlite_pragmas(connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-    # Transactions are begun by `_sqlite_begin`, not by the driver.
-    connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets readers go on while the ingest loop writes; busy_timeout waits out writers.
     # synchronous=NORMAL is crash-safe in WAL mode (a power cut may drop the last commits,
