@@ -13,7 +13,11 @@ Then the latency from starting a run to its first node starting, median of 30, b
 same figure for a hand-written `start_workflow`, plain and with eager start (which the
 FlowForge agent uses).
 
-Usage: python -m bench.overhead [--steps 40] [--repeat 5] [--samples 30]
+With `--policies PATH` (a `.rego` file or a directory of them, e.g. `examples/policies`)
+the control plane starts with those policies in force (its `policy_paths` setting), so the
+figures include asking them before each publish and start.
+
+Usage: python -m bench.overhead [--steps 40] [--repeat 5] [--samples 30] [--policies PATH]
 """
 
 import argparse
@@ -21,6 +25,8 @@ import asyncio
 import statistics
 import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -133,9 +139,31 @@ def line(label: str, seconds: float, steps: int, reference: float | None = None)
     return text
 
 
-async def main(steps: int, repeat: int, samples: int) -> None:
+@dataclass(frozen=True)
+class Overhead:
+    """The figures of one run of the benchmark, in seconds: medians of the repeats."""
+
+    steps: int
+    repeat: int
+    samples: int
+    activities: float
+    local_activities: float
+    flowforge: float
+    flowforge_end_to_end: float
+    unfused: float
+    start: float
+    eager_start: float
+    flowforge_start: float
+
+
+async def measure(steps: int, repeat: int, samples: int, policies: Path | None = None) -> Overhead:
+    """Run every variant on one stack; with `policies` (an absolute path: the control plane
+    is a child process), its control plane has them in force."""
     baselines = [ActivityChainWorkflow, LocalActivityChainWorkflow]
-    async with bench_stack(baselines, [fibo_step]) as stack:
+    options = {"policy_paths": [policies]} if policies is not None else None
+    async with bench_stack(baselines, [fibo_step], control_plane_options=options) as stack:
+        if policies is not None:
+            await _check_policies_in_force(stack)
         client = stack.temporal
         # Warm both paths once so imports and connections are not measured.
         await baseline(client, LocalActivityChainWorkflow.run, 2, 1)
@@ -148,19 +176,39 @@ async def main(steps: int, repeat: int, samples: int) -> None:
         base_latency = await baseline_start_latency(client, samples, eager=False)
         eager_latency = await baseline_start_latency(client, samples, eager=True)
         ff_latency = await flowforge_start_latency(stack, samples)
+    median = statistics.median
+    return Overhead(
+        steps,
+        repeat,
+        samples,
+        median(a),
+        median(b),
+        median(ff_engine),
+        median(ff_total),
+        median(unfused),
+        median(base_latency),
+        median(eager_latency),
+        median(ff_latency),
+    )
 
-    ma, mb = statistics.median(a), statistics.median(b)
-    ff, ff_e2e = statistics.median(ff_engine), statistics.median(ff_total)
+
+async def _check_policies_in_force(stack: Stack) -> None:
+    policies = (await stack.data("{ policies { name } }"))["policies"]
+    assert policies, "the control plane started with no policy in force"
+
+
+def report(figures: Overhead) -> None:
+    steps, repeat, samples = figures.steps, figures.repeat, figures.samples
+    ma, mb = figures.activities, figures.local_activities
+    ff, ff_e2e = figures.flowforge, figures.flowforge_end_to_end
     print(f"{steps} sequential fibo(10) steps, median of {repeat} runs each:")
     print(line("(a) Temporal, ordinary activities", ma, steps))
     print(line("(b) Temporal, local activities", mb, steps))
     print(line("FlowForge run (Temporal start-to-close)", ff, steps, mb))
     print(line("FlowForge run (startRun to SUCCEEDED in API)", ff_e2e, steps, mb))
-    mu = statistics.median(unfused)
-    print(line("FlowForge, inputs mapped: no fusion", mu, steps, mb))
+    print(line("FlowForge, inputs mapped: no fusion", figures.unfused, steps, mb))
     print(f"  FlowForge vs (a): {ff / ma:.2f}   FlowForge vs (b): {ff / mb:.2f}")
-    bl, fl = statistics.median(base_latency), statistics.median(ff_latency)
-    el = statistics.median(eager_latency)
+    bl, el, fl = figures.start, figures.eager_start, figures.flowforge_start
     print(f"Start to first node running, median of {samples}:")
     print(f"  hand-written start_workflow          {bl * 1000:7.1f} ms")
     print(f"  hand-written, eager start            {el * 1000:7.1f} ms")
@@ -170,10 +218,18 @@ async def main(steps: int, repeat: int, samples: int) -> None:
     )
 
 
+async def main(steps: int, repeat: int, samples: int, policies: Path | None) -> None:
+    report(await measure(steps, repeat, samples, policies))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument(
+        "--policies", type=Path, default=None, help="Rego policies the control plane enforces"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.steps, args.repeat, args.samples))
+    policies = args.policies.resolve() if args.policies is not None else None
+    asyncio.run(main(args.steps, args.repeat, args.samples, policies))

@@ -6,7 +6,7 @@ baselines on `BASELINE_QUEUE`."""
 import contextlib
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,11 @@ BASELINE_QUEUE = "bench-baseline"
 
 @contextlib.asynccontextmanager
 async def bench_stack(
-    baseline_workflows: Sequence[type], baseline_activities: Sequence[Callable[..., Any]]
+    baseline_workflows: Sequence[type],
+    baseline_activities: Sequence[Callable[..., Any]],
+    control_plane_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Stack]:
+    """`control_plane_options`: further control-plane settings (e.g. `policy_paths`)."""
     with tempfile.TemporaryDirectory(prefix="flowforge-bench-") as tmp:
         data = Path(tmp)
         authority = BusAuthority.load_or_create(data / "nats-accounts")
@@ -43,6 +46,7 @@ async def bench_stack(
                     authority,
                     registry,
                     control_plane_command=[sys.executable, "-m", "bench.serve_control_plane"],
+                    control_plane_options=control_plane_options,
                 ) as stack,
                 Worker(
                     stack.temporal,
