@@ -48,11 +48,12 @@ class Principal:
 
     def sees(self, workspace_id: str) -> bool:
         """Whether the principal holds a role in the workspace or in a project of it."""
-        return (
-            self.instance_admin
-            or workspace_id in self.workspace_roles
-            or any(ws == workspace_id for ws, _ in self.project_roles.values())
-        )
+        return self.instance_admin or workspace_id in self.visible_workspaces()
+
+    def visible_workspaces(self) -> frozenset[str]:
+        """The workspaces the principal holds a role in, or in a project of (all of them,
+        for an instance admin, go unlisted here: ask `instance_admin` first)."""
+        return frozenset(self.workspace_roles) | {ws for ws, _ in self.project_roles.values()}
 
     def may(self, permission: Permission, scope: Scope | None = None) -> bool:
         if self.instance_admin:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.access.roles import Role
 from control_plane.db.models import Project, ProjectMember, WorkspaceMember
 from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.pagination import ListPage, page_of
 
 MEMBER_PATTERN = re.compile(r"(user:[^\s@]+@[^\s@]+|group:[^\s]+)")
 MEMBER_LENGTH = 400
@@ -124,18 +125,25 @@ async def remove_member(
 
 
 async def list_members(
-    session: AsyncSession, workspace_id: str, project_id: str | None
+    session: AsyncSession, workspace_id: str, project_id: str | None, page: ListPage
 ) -> list[Membership]:
+    """A page of the members of the workspace (or of one project of it), by member."""
     if project_id is None:
-        rows = await session.scalars(
-            select(WorkspaceMember)
-            .where(WorkspaceMember.workspace_id == workspace_id)
-            .order_by(WorkspaceMember.member)
+        in_workspace = WorkspaceMember.workspace_id == workspace_id
+        rows = await page_of(
+            session,
+            select(WorkspaceMember).where(in_workspace),
+            (WorkspaceMember.member,),
+            page,
+            lambda member: in_workspace & (WorkspaceMember.member == member),
         )
         return [Membership(workspace_id, None, r.member, Role(r.role)) for r in rows]
-    project_rows = await session.scalars(
-        select(ProjectMember)
-        .where(ProjectMember.project_id == project_id)
-        .order_by(ProjectMember.member)
+    in_project = ProjectMember.project_id == project_id
+    project_rows = await page_of(
+        session,
+        select(ProjectMember).where(in_project),
+        (ProjectMember.member,),
+        page,
+        lambda member: in_project & (ProjectMember.member == member),
     )
     return [Membership(workspace_id, project_id, r.member, Role(r.role)) for r in project_rows]

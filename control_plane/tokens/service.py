@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.access.roles import Role
 from control_plane.db.models import ApiToken, Workspace
 from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.pagination import ListPage, page_of
 
 PREFIX = "ff_"
 NAME_LENGTH = 100
@@ -85,9 +86,13 @@ async def revoke_token(session: AsyncSession, token_id: str, now: datetime) -> A
     return row
 
 
-async def list_tokens(session: AsyncSession, workspace_id: str) -> Sequence[ApiToken]:
+async def list_tokens(
+    session: AsyncSession, workspace_id: str, page: ListPage
+) -> Sequence[ApiToken]:
+    """A page of the workspace's tokens, oldest first."""
     query = select(ApiToken).where(ApiToken.workspace_id == workspace_id)
-    return (await session.scalars(query.order_by(ApiToken.created_at, ApiToken.id))).all()
+    order = (ApiToken.created_at, ApiToken.id)
+    return await page_of(session, query, order, page, lambda id: ApiToken.id == id)
 
 
 async def find_token(session: AsyncSession, token: str) -> ApiToken | None:

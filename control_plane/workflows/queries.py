@@ -2,16 +2,28 @@ import strawberry
 
 from control_plane.errors import InvalidInputError
 from control_plane.graphql.context import Info
+from control_plane.pagination import DEFAULT_LIST_PAGE, ListPage
 from control_plane.workflows import service
 from control_plane.workflows.types import Workflow
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Workflows of a project, by name.")
-    async def workflows(self, info: Info, project_id: strawberry.ID) -> list[Workflow]:
+    @strawberry.field(
+        description="Workflows of a project, by name. At most `first` (1 to 200), after the "
+        "workflow whose id is `after`; a page shorter than `first` is the last."
+    )
+    async def workflows(
+        self,
+        info: Info,
+        project_id: strawberry.ID,
+        first: int = DEFAULT_LIST_PAGE,
+        after: strawberry.ID | None = None,
+    ) -> list[Workflow]:
+        page = ListPage(first, after)
         async with info.context.services.sessions() as session:
-            return [Workflow.from_row(r) for r in await service.list_workflows(session, project_id)]
+            rows = await service.list_workflows(session, project_id, page)
+        return [Workflow.from_row(r) for r in rows]
 
     @strawberry.field(description="One workflow, by id or by project and name.")
     async def workflow(

@@ -13,6 +13,7 @@ from control_plane.db.models import Project, Workflow, WorkflowVersion, new_id, 
 from control_plane.errors import NotFoundError
 from control_plane.input_schema import input_schema_problems
 from control_plane.limits import LimitSettings, check_json_value
+from control_plane.pagination import ListPage, page_of
 from control_plane.workflows.calls import calls_in
 from control_plane.workspaces.service import check_active
 
@@ -173,9 +174,13 @@ async def find_workflow(session: AsyncSession, project_id: str, name: str) -> Wo
     )
 
 
-async def list_workflows(session: AsyncSession, project_id: str) -> Sequence[Workflow]:
-    query = select(Workflow).where(Workflow.project_id == project_id).order_by(Workflow.name)
-    return (await session.scalars(query)).all()
+async def list_workflows(
+    session: AsyncSession, project_id: str, page: ListPage
+) -> Sequence[Workflow]:
+    """A page of the project's workflows, by name."""
+    query = select(Workflow).where(Workflow.project_id == project_id)
+    order = (Workflow.name, Workflow.id)
+    return await page_of(session, query, order, page, lambda id: Workflow.id == id)
 
 
 async def get_version(

@@ -5,12 +5,14 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from control_plane.access.principal import Principal
 from control_plane.db.models import Project, Workspace
 from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.pagination import ListPage, page_of
 
 DEFAULT_NAME = "default"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -169,19 +171,40 @@ async def workspaces_present(session: AsyncSession, workspace_ids: Sequence[str]
     return set(rows)
 
 
-async def list_workspaces(session: AsyncSession, include_archived: bool) -> Sequence[Workspace]:
-    query = select(Workspace).order_by(Workspace.name)
+async def list_workspaces(
+    session: AsyncSession, principal: Principal, include_archived: bool, page: ListPage
+) -> Sequence[Workspace]:
+    """A page of the workspaces `principal` sees, by name."""
+    query = select(Workspace)
+    if not principal.instance_admin:
+        query = query.where(Workspace.id.in_(principal.visible_workspaces()))
     if not include_archived:
         query = query.where(Workspace.archived_at.is_(None))
-    return (await session.scalars(query)).all()
+    return await page_of(
+        session, query, (Workspace.name, Workspace.id), page, lambda id: Workspace.id == id
+    )
 
 
 async def list_projects(
-    session: AsyncSession, workspace_id: str | None, include_archived: bool
+    session: AsyncSession,
+    principal: Principal,
+    workspace_id: str | None,
+    include_archived: bool,
+    page: ListPage,
 ) -> Sequence[Project]:
-    query = select(Project).order_by(Project.name, Project.id)
+    """A page of the projects `principal` may read (of one workspace), by name."""
+    query = select(Project)
+    if not principal.instance_admin:
+        query = query.where(
+            or_(
+                Project.workspace_id.in_(principal.workspace_roles),
+                Project.id.in_(principal.project_roles),
+            )
+        )
     if workspace_id is not None:
         query = query.where(Project.workspace_id == workspace_id)
     if not include_archived:
         query = query.where(Project.archived_at.is_(None))
-    return (await session.scalars(query)).all()
+    return await page_of(
+        session, query, (Project.name, Project.id), page, lambda id: Project.id == id
+    )

@@ -13,6 +13,8 @@ DEFAULT_DATA_DIR = Path(".flowforge")
 
 # The refusals `accepted` reads, for the mutations whose result union has them.
 NOT_FOUND = "... on NotFound { message }"
+# The most items a list gives in one answer (the server's page limit).
+PAGE = 200
 INVALID = "... on ValidationFailed { errors { field message } }"
 
 
@@ -47,6 +49,17 @@ class GraphQLClient:
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self._headers = {"Authorization": f"Bearer {token}"}
+
+    def every(self, query: str, field: str, key: str = "id", **variables: Any) -> list[Any]:
+        """Every item of the list `field`, read page by page: `query` takes `$first` and
+        `$after` and passes them to that list, whose items have `key`."""
+        items: list[Any] = []
+        while True:
+            after = items[-1][key] if items else None
+            page = self.execute(query, first=PAGE, after=after, **variables)[field]
+            items.extend(page)
+            if len(page) < PAGE:
+                return items
 
     def execute(self, query: str, **variables: Any) -> dict[str, Any]:
         """Run an operation and return its data; any GraphQL error ends the command."""

@@ -16,8 +16,10 @@ from flowforge.cli.options import DataDir, Json, Token, Url
 from flowforge.private_files import write_private
 
 ME = "{ me { id kind name email groups instanceAdmin roles { workspaceId projectId role } } }"
-NAMES = """{ workspaces(includeArchived: true) { id name }
-  projects(includeArchived: true) { id name workspaceId } }"""
+WORKSPACES = """query($first: Int!, $after: ID) {
+  workspaces(includeArchived: true, first: $first, after: $after) { id name } }"""
+PROJECTS = """query($first: Int!, $after: ID) {
+  projects(includeArchived: true, first: $first, after: $after) { id name } }"""
 
 
 def login(
@@ -98,9 +100,8 @@ def _print_me(client: GraphQLClient, me: dict[str, Any]) -> None:
         if not me["instanceAdmin"]:
             typer.echo("  no role in any workspace")
         return
-    names = client.execute(NAMES)
-    workspaces = {w["id"]: w["name"] for w in names["workspaces"]}
-    projects = {p["id"]: p["name"] for p in names["projects"]}
+    workspaces = {w["id"]: w["name"] for w in client.every(WORKSPACES, "workspaces")}
+    projects = {p["id"]: p["name"] for p in client.every(PROJECTS, "projects")}
     for held in me["roles"]:
         where = f"workspace {workspaces.get(held['workspaceId'], held['workspaceId'])}"
         if held["projectId"]:

@@ -24,8 +24,10 @@ app = typer.Typer(
 )
 
 FIELDS = "workspaceId projectId member role"
-LIST = f"query($w: ID!, $p: ID) {{ members(workspaceId: $w, projectId: $p) {{ {FIELDS} }} }}"
-PROJECTS = "query($w: ID!) { projects(workspaceId: $w, includeArchived: true) { id name } }"
+LIST = f"""query($w: ID!, $p: ID, $first: Int!, $after: String) {{
+  members(workspaceId: $w, projectId: $p, first: $first, after: $after) {{ {FIELDS} }} }}"""
+PROJECTS = """query($w: ID!, $first: Int!, $after: ID) {
+  projects(workspaceId: $w, includeArchived: true, first: $first, after: $after) { id name } }"""
 SCOPE = "$w: ID!, $m: String!, $p: ID"
 MEMBER = f"... on Member {{ {FIELDS} }}"
 ADD = mutation(
@@ -71,7 +73,7 @@ def _scope(client: GraphQLClient, workspace: str, project: str | None) -> tuple[
     workspace_id = str(find_workspace(client, workspace)["id"])
     if project is None:
         return workspace_id, None
-    found = client.execute(PROJECTS, w=workspace_id)["projects"]
+    found = client.every(PROJECTS, "projects", w=workspace_id)
     for key in ("id", "name"):
         for candidate in found:
             if candidate[key] == project:
@@ -101,7 +103,7 @@ def list_members(
     """
     client = connect(url, token, data_dir)
     workspace_id, project_id = _scope(client, workspace, project)
-    found = client.execute(LIST, w=workspace_id, p=project_id)["members"]
+    found = client.every(LIST, "members", "member", w=workspace_id, p=project_id)
     if json:
         print_json(found)
         return

@@ -17,7 +17,8 @@ app = typer.Typer(
 )
 
 FIELDS = "id name workspaceId role instanceAdmin createdBy createdAt expiresAt lastUsedAt revokedAt"
-LIST = f"query($w: ID!) {{ apiTokens(workspaceId: $w) {{ {FIELDS} }} }}"
+LIST = f"""query($w: ID!, $first: Int!, $after: ID) {{
+  apiTokens(workspaceId: $w, first: $first, after: $after) {{ {FIELDS} }} }}"""
 CREATE = mutation(
     "$w: ID!, $n: String!, $r: Role!, $e: DateTime",
     "createApiToken(workspaceId: $w, name: $n, role: $r, expiresAt: $e)",
@@ -57,7 +58,7 @@ def list_tokens(
     Example: flowforge tokens list --workspace acme
     """
     client = connect(url, token, data_dir)
-    found = client.execute(LIST, w=find_workspace(client, workspace)["id"])["apiTokens"]
+    found = client.every(LIST, "apiTokens", w=find_workspace(client, workspace)["id"])
     if json:
         print_json(found)
         return

@@ -20,15 +20,22 @@ mutation Publish($projectId: ID!, $definition: JSON!) {
   }
 }"""
 
-PROJECTS = "{ workspaces { id name } projects { id name workspaceId } }"
+WORKSPACES = """query($first: Int!, $after: ID) {
+  workspaces(first: $first, after: $after) { id name } }"""
+PROJECTS = """query($w: ID!, $first: Int!, $after: ID) {
+  projects(workspaceId: $w, first: $first, after: $after) { id name } }"""
+WORKFLOWS = """query($p: ID!, $first: Int!, $after: ID) {
+  workflows(projectId: $p, first: $first, after: $after) {
+    id name versions { version sha256 } } }"""
 
 
 def default_project(client: GraphQLClient) -> str:
-    data = client.execute(PROJECTS)
-    workspaces = {w["id"]: w["name"] for w in data["workspaces"]}
-    for project in data["projects"]:
-        if project["name"] == "default" and workspaces.get(project["workspaceId"]) == "default":
-            return str(project["id"])
+    """The `default` project of the `default` workspace."""
+    workspaces = client.every(WORKSPACES, "workspaces")
+    for workspace in (w for w in workspaces if w["name"] == "default"):
+        for project in client.every(PROJECTS, "projects", w=workspace["id"]):
+            if project["name"] == "default":
+                return str(project["id"])
     fail("no default project; pass --project")
 
 
@@ -113,13 +120,10 @@ def list_workflows(
     """
     client = connect(url, token, data_dir)
     project_id = project or default_project(client)
-    data = client.execute(
-        "query($p: ID!) { workflows(projectId: $p) { id name versions { version sha256 } } }",
-        p=project_id,
-    )
+    workflows = client.every(WORKFLOWS, "workflows", p=project_id)
     if json:
-        print_json(data["workflows"])
+        print_json(workflows)
         return
-    for workflow in data["workflows"]:
+    for workflow in workflows:
         versions = ", ".join(str(v["version"]) for v in workflow["versions"])
         typer.echo(f"{workflow['name']}  id {workflow['id']}  versions {versions}")

@@ -25,10 +25,11 @@ projects = typer.Typer(
 
 WORKSPACE_FIELDS = "id name createdAt archivedAt"
 PROJECT_FIELDS = "id workspaceId name tags createdAt archivedAt"
-WORKSPACES = f"query($a: Boolean!) {{ workspaces(includeArchived: $a) {{ {WORKSPACE_FIELDS} }} }}"
-PROJECTS = f"""query($w: ID, $a: Boolean!) {{
-  projects(workspaceId: $w, includeArchived: $a) {{ {PROJECT_FIELDS} }}
-  workspaces(includeArchived: true) {{ id name }} }}"""
+WORKSPACES = f"""query($a: Boolean!, $first: Int!, $after: ID) {{
+  workspaces(includeArchived: $a, first: $first, after: $after) {{ {WORKSPACE_FIELDS} }} }}"""
+PROJECTS = f"""query($w: ID, $a: Boolean!, $first: Int!, $after: ID) {{
+  projects(workspaceId: $w, includeArchived: $a, first: $first, after: $after) {{
+    {PROJECT_FIELDS} }} }}"""
 WORKSPACE = f"... on Workspace {{ {WORKSPACE_FIELDS} }}"
 PROJECT = f"... on Project {{ {PROJECT_FIELDS} }}"
 CREATE_WORKSPACE = mutation(
@@ -70,7 +71,7 @@ Tags = Annotated[
 def find_workspace(client: GraphQLClient, name_or_id: str) -> dict[str, Any]:
     """The workspace with this id, else with this name, among those the caller holds a
     role in (archived ones too)."""
-    found = client.execute(WORKSPACES, a=True)["workspaces"]
+    found = client.every(WORKSPACES, "workspaces", a=True)
     for key in ("id", "name"):
         for workspace in found:
             if workspace[key] == name_or_id:
@@ -105,7 +106,7 @@ def list_workspaces(
 
     Example: flowforge workspaces list --archived
     """
-    found = connect(url, token, data_dir).execute(WORKSPACES, a=archived)["workspaces"]
+    found = connect(url, token, data_dir).every(WORKSPACES, "workspaces", a=archived)
     if json:
         print_json(found)
         return
@@ -195,12 +196,12 @@ def list_projects(
     """
     client = connect(url, token, data_dir)
     scope = find_workspace(client, workspace)["id"] if workspace else None
-    data = client.execute(PROJECTS, w=scope, a=archived)
+    found = client.every(PROJECTS, "projects", w=scope, a=archived)
     if json:
-        print_json(data["projects"])
+        print_json(found)
         return
-    names = {w["id"]: w["name"] for w in data["workspaces"]}
-    for project in data["projects"]:
+    names = {w["id"]: w["name"] for w in client.every(WORKSPACES, "workspaces", a=True)}
+    for project in found:
         typer.echo(_project_line(project, names.get(project["workspaceId"], "?"), width=40))
 
 
@@ -276,5 +277,5 @@ def archive_project(
 
 
 def _name_of(client: GraphQLClient, project: dict[str, Any]) -> str:
-    workspaces = client.execute(WORKSPACES, a=True)["workspaces"]
+    workspaces = client.every(WORKSPACES, "workspaces", a=True)
     return next((w["name"] for w in workspaces if w["id"] == project["workspaceId"]), "?")

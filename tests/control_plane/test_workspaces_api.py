@@ -101,3 +101,37 @@ async def test_an_archived_project_or_workspace_takes_no_new_publish(api: Api) -
     assert "acme" not in [w["name"] for w in listed["workspaces"]]
     [acme] = [w for w in everything["workspaces"] if w["name"] == "acme"]
     assert acme["archivedAt"] is not None
+
+
+async def test_lists_come_in_pages_after_the_last_item_read(api: Api) -> None:
+    workspace = await _workspace(api, "paged")
+    for name in ("e", "b", "d", "a", "c"):
+        await _project(api, workspace, name)
+        await api.data(
+            """mutation($w: ID!, $m: String!) {
+              addMember(workspaceId: $w, member: $m, role: VIEWER) { __typename } }""",
+            w=workspace,
+            m=f"user:{name}@example.com",
+        )
+    projects = (
+        "query($w: ID!, $a: ID) { projects(workspaceId: $w, first: 2, after: $a) { id name } }"
+    )
+    members = (
+        "query($w: ID!, $a: String) { members(workspaceId: $w, first: 2, after: $a) { member } }"
+    )
+
+    pages: list[list[str]] = []
+    after = None
+    while not pages or len(pages[-1]) == 2:
+        page = (await api.data(projects, w=workspace, a=after))["projects"]
+        pages.append([p["name"] for p in page])
+        after = page[-1]["id"] if page else None
+    member_page = (await api.data(members, w=workspace, a="user:b@example.com"))["members"]
+
+    assert pages == [["a", "b"], ["c", "d"], ["e"]]
+    assert [m["member"] for m in member_page] == ["user:c@example.com", "user:d@example.com"]
+    unknown = await api.graphql(projects, w=workspace, a="no-such-id")
+    assert unknown["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "after"}
+    for first in (0, 201):
+        too_many = await api.graphql("query($f: Int!) { workspaces(first: $f) { id } }", f=first)
+        assert too_many["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "first"}
