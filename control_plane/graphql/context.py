@@ -15,6 +15,7 @@ from control_plane.access.principal import Principal, Scope
 from control_plane.db.models import ControlRequest, WorkflowVersion
 from control_plane.db.transaction import Transaction
 from control_plane.dispatch import Dispatcher
+from control_plane.pagination import ListPage
 from control_plane.policies.guard import PolicyGuard
 from control_plane.runs.control import requests_of
 from control_plane.runs.executions import (
@@ -42,6 +43,13 @@ class Services:
     policies: PolicyGuard
 
 
+class ListKey(NamedTuple):
+    """A page of the list of one object (a workflow's versions, a run's requests)."""
+
+    id: str
+    page: ListPage
+
+
 class ExecutionPageKey(NamedTuple):
     run_id: str
     node_id: str
@@ -55,8 +63,8 @@ class Context:
     principal: Principal
     node_summaries: DataLoader[str, list[NodeSummary]] = field(init=False)
     executions: DataLoader[ExecutionPageKey, ExecutionPage] = field(init=False)
-    versions: DataLoader[str, list[WorkflowVersion]] = field(init=False)
-    control_requests: DataLoader[str, list[ControlRequest]] = field(init=False)
+    versions: DataLoader[ListKey, Sequence[WorkflowVersion]] = field(init=False)
+    control_requests: DataLoader[ListKey, Sequence[ControlRequest]] = field(init=False)
     task_assignees: DataLoader[str, list[str]] = field(init=False)
     task_decisions: DataLoader[str, list[RecordedDecision]] = field(init=False)
     _project_scopes: DataLoader[str, Scope | None] = field(init=False)
@@ -110,20 +118,21 @@ class Context:
             found = await workspaces_present(session, workspace_ids)
         return [w in found for w in workspace_ids]
 
-    async def _load_versions(self, workflow_ids: Sequence[str]) -> list[list[WorkflowVersion]]:
+    async def _load_versions(self, keys: Sequence[ListKey]) -> list[Sequence[WorkflowVersion]]:
+        # One session for the request's pages, each its own indexed query.
         async with self.services.sessions() as session:
-            found = await versions_of(session, workflow_ids)
-        return [found[workflow_id] for workflow_id in workflow_ids]
+            return [await versions_of(session, key.id, key.page) for key in keys]
 
     async def _load_node_summaries(self, run_ids: Sequence[str]) -> list[list[NodeSummary]]:
         async with self.services.sessions() as session:
             found = await node_summaries_of(session, run_ids)
         return [found[run_id] for run_id in run_ids]
 
-    async def _load_control_requests(self, run_ids: Sequence[str]) -> list[list[ControlRequest]]:
+    async def _load_control_requests(
+        self, keys: Sequence[ListKey]
+    ) -> list[Sequence[ControlRequest]]:
         async with self.services.sessions() as session:
-            found = await requests_of(session, run_ids)
-        return [found[run_id] for run_id in run_ids]
+            return [await requests_of(session, key.id, key.page) for key in keys]
 
     async def _load_task_assignees(self, task_ids: Sequence[str]) -> list[list[str]]:
         async with self.services.sessions() as session:

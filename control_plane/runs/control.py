@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.models import ControlRequest, ControlStatus, Run
 from control_plane.errors import InvalidInputError, NotFoundError
+from control_plane.pagination import ListPage, page_of
 from data_plane.protocol import (
     TERMINAL_RUN_STATUSES,
     ControlAction,
@@ -122,18 +123,17 @@ _DONE: dict[ControlAction, str] = {
 
 
 async def requests_of(
-    session: AsyncSession, run_ids: Sequence[str]
-) -> dict[str, list[ControlRequest]]:
-    """The control requests of each run, oldest first."""
-    found: dict[str, list[ControlRequest]] = {run_id: [] for run_id in run_ids}
-    rows = await session.scalars(
-        select(ControlRequest)
-        .where(ControlRequest.run_id.in_(run_ids))
-        .order_by(ControlRequest.requested_at, ControlRequest.id)
+    session: AsyncSession, run_id: str, page: ListPage
+) -> Sequence[ControlRequest]:
+    """A page of the run's control requests, oldest first."""
+    of_run = ControlRequest.run_id == run_id
+    return await page_of(
+        session,
+        select(ControlRequest).where(of_run),
+        (ControlRequest.requested_at, ControlRequest.id),
+        page,
+        lambda id: of_run & (ControlRequest.id == id),
     )
-    for row in rows:
-        found[row.run_id].append(row)
-    return found
 
 
 def settle(request: ControlRequest, event: RunEvent) -> None:

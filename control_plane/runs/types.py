@@ -9,8 +9,9 @@ from control_plane.db.models import ControlRequest as ControlRequestRow
 from control_plane.db.models import ControlStatus
 from control_plane.db.models import NodeRun as NodeRunRow
 from control_plane.db.models import Run as RunRow
-from control_plane.graphql.context import ExecutionPageKey, Info
+from control_plane.graphql.context import ExecutionPageKey, Info, ListKey
 from control_plane.graphql.results import NotFound
+from control_plane.pagination import DEFAULT_LIST_PAGE, ListPage
 from control_plane.runs.executions import NodeSummary, check_page_size, decode_execution_cursor
 from control_plane.workflows.types import ValidationFailed
 from data_plane.protocol import ControlSignal, NodeStatus, RunStatus, WaitInfo
@@ -333,10 +334,14 @@ class Run:
 
     @strawberry.field(
         description="The control requests of the run (cancel, pause, resume, signal, "
-        "decide), oldest first, each with what became of it."
+        "decide), oldest first, each with what became of it: at most `first` (1 to 200), "
+        "after the request whose id is `after`; a page shorter than `first` is the last."
     )
-    async def control_requests(self, info: Info) -> list[ControlRequest]:
-        rows = await info.context.control_requests.load(self.id)
+    async def control_requests(
+        self, info: Info, first: int = DEFAULT_LIST_PAGE, after: strawberry.ID | None = None
+    ) -> list[ControlRequest]:
+        key = ListKey(self.id, ListPage(first, after))
+        rows = await info.context.control_requests.load(key)
         return [ControlRequest.from_row(row) for row in rows]
 
 

@@ -204,15 +204,14 @@ async def get_version(
 
 
 async def versions_of(
-    session: AsyncSession, workflow_ids: Sequence[str]
-) -> dict[str, list[WorkflowVersion]]:
-    """The versions of several workflows, oldest first, in one query."""
-    query = (
-        select(WorkflowVersion)
-        .where(WorkflowVersion.workflow_id.in_(workflow_ids))
-        .order_by(WorkflowVersion.version)
+    session: AsyncSession, workflow_id: str, page: ListPage
+) -> Sequence[WorkflowVersion]:
+    """A page of the workflow's versions, oldest first."""
+    of_workflow = WorkflowVersion.workflow_id == workflow_id
+    return await page_of(
+        session,
+        select(WorkflowVersion).where(of_workflow),
+        (WorkflowVersion.version,),
+        page,
+        lambda id: of_workflow & (WorkflowVersion.id == id),
     )
-    found: dict[str, list[WorkflowVersion]] = {workflow_id: [] for workflow_id in workflow_ids}
-    for version in await session.scalars(query):
-        found[version.workflow_id].append(version)
-    return found

@@ -8,7 +8,8 @@ from connectors_sdk import DefinitionIssue as Issue
 from control_plane.db.models import Workflow as WorkflowRow
 from control_plane.db.models import WorkflowVersion as VersionRow
 from control_plane.errors import InvalidInputError
-from control_plane.graphql.context import Info
+from control_plane.graphql.context import Info, ListKey
+from control_plane.pagination import DEFAULT_LIST_PAGE, ListPage
 
 
 @strawberry.type
@@ -50,9 +51,15 @@ class Workflow:
             created_at=row.created_at,
         )
 
-    @strawberry.field(description="All versions, oldest first.")
-    async def versions(self, info: Info) -> list[WorkflowVersion]:
-        return [WorkflowVersion.from_row(r) for r in await info.context.versions.load(self.id)]
+    @strawberry.field(
+        description="Its versions, oldest first: at most `first` (1 to 200), after the "
+        "version whose id is `after`; a page shorter than `first` is the last."
+    )
+    async def versions(
+        self, info: Info, first: int = DEFAULT_LIST_PAGE, after: strawberry.ID | None = None
+    ) -> list[WorkflowVersion]:
+        rows = await info.context.versions.load(ListKey(self.id, ListPage(first, after)))
+        return [WorkflowVersion.from_row(r) for r in rows]
 
 
 @strawberry.type(description="Where a definition is wrong, and why.")

@@ -135,3 +135,17 @@ async def test_lists_come_in_pages_after_the_last_item_read(api: Api) -> None:
     for first in (0, 201):
         too_many = await api.graphql("query($f: Int!) { workspaces(first: $f) { id } }", f=first)
         assert too_many["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "first"}
+
+
+async def test_a_workflows_versions_come_in_pages(api: Api) -> None:
+    for value in range(3):
+        flow = {**FLOW, "nodes": [{**FLOW["nodes"][0], "config": {"value": f"${{ {value} }}"}}]}
+        workflow = await api.publish(flow)
+    versions = """query($w: ID!, $a: ID) { workflow(id: $w) {
+      versions(first: 2, after: $a) { id version } } }"""
+
+    first = (await api.data(versions, w=workflow))["workflow"]["versions"]
+    rest = (await api.data(versions, w=workflow, a=first[-1]["id"]))["workflow"]["versions"]
+
+    assert [v["version"] for v in first] == [1, 2]
+    assert [v["version"] for v in rest] == [3]
