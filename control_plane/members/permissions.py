@@ -7,13 +7,22 @@ from control_plane.graphql.context import Context
 from control_plane.graphql.permissions import Declarations, Reached, Rule
 
 
-async def _membership_scope(context: Context, arguments: Mapping[str, Any]) -> Scope | None:
-    """The workspace, or the project when one is named (and is in that workspace)."""
-    workspace_id, project_id = str(arguments["workspaceId"]), arguments.get("projectId")
+async def membership_scope(
+    context: Context, workspace_id: str, project_id: str | None
+) -> Scope | None:
+    """The workspace, or the project when one is named and is in that workspace; None
+    when there is no such place."""
     if project_id is None:
         return await context.workspace_scope(workspace_id)
-    scope = await context.project_scope(str(project_id))
+    scope = await context.project_scope(project_id)
     return scope if scope is not None and scope.workspace_id == workspace_id else None
+
+
+async def _membership_scope(context: Context, arguments: Mapping[str, Any]) -> Scope | None:
+    project_id = arguments.get("projectId")
+    return await membership_scope(
+        context, str(arguments["workspaceId"]), str(project_id) if project_id else None
+    )
 
 
 _MANAGE = Rule.on(Permission.MANAGE_MEMBERS, _membership_scope)

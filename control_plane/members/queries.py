@@ -3,6 +3,7 @@ import strawberry
 from control_plane.errors import NotFoundError
 from control_plane.graphql.context import Info
 from control_plane.members import service
+from control_plane.members.permissions import membership_scope
 from control_plane.members.types import Member
 from control_plane.pagination import DEFAULT_LIST_PAGE, ListPage
 
@@ -31,10 +32,7 @@ class Query:
 
 
 async def scope_missing(info: Info, workspace_id: str, project_id: str | None) -> bool:
-    if project_id is None:
-        return await info.context.workspace_scope(workspace_id) is None
-    scope = await info.context.project_scope(project_id)
-    return scope is None or scope.workspace_id != workspace_id
+    return await membership_scope(info.context, workspace_id, project_id) is None
 
 
 def missing_scope(workspace_id: str, project_id: str | None) -> str:

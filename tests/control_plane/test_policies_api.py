@@ -13,14 +13,10 @@ from control_plane.errors import PolicyError
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
 from tests.control_plane.test_tasks_api import COMPLETE, waiting
-from tests.fixtures.api import Api, serving_api
+from tests.fixtures.api import Api, one_node_flow, serving_api
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
-FLOW = {
-    "apiVersion": "flowforge/v1",
-    "name": "guarded",
-    "nodes": [{"id": "t", "type": "core.transform", "config": {"value": "${ 1 }"}}],
-}
+FLOW = one_node_flow("guarded")
 APPROVAL = {
     "apiVersion": "flowforge/v1",
     "name": "guarded-approval",

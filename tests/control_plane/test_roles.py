@@ -12,13 +12,9 @@ from sqlalchemy import select, update
 from control_plane.db.models import ApiToken
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
-from tests.fixtures.api import Api, serving_api
+from tests.fixtures.api import Api, one_node_flow, serving_api
 
-FLOW = {
-    "apiVersion": "flowforge/v1",
-    "name": "roles",
-    "nodes": [{"id": "t", "type": "core.transform", "config": {"value": "${ 1 }"}}],
-}
+FLOW = one_node_flow("roles")
 APPROVAL = {
     "apiVersion": "flowforge/v1",
     "name": "roles-approval",

@@ -12,14 +12,10 @@ from control_plane.db.models import User
 from control_plane.identity.oidc import OidcSettings
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
-from tests.fixtures.api import Api, serving_api
+from tests.fixtures.api import Api, one_node_flow, serving_api
 from tests.fixtures.oidc import AUDIENCE, ISSUER, JwksServer, Keys, b64, sign
 
-FLOW = {
-    "apiVersion": "flowforge/v1",
-    "name": "signed-in",
-    "nodes": [{"id": "t", "type": "core.transform", "config": {"value": "${ 1 }"}}],
-}
+FLOW = one_node_flow("signed-in")
 PUBLISH = """mutation($p: ID!, $d: JSON!) { publishWorkflow(projectId: $p, definition: $d) {
   __typename } }"""
 ADD = """mutation($w: ID!, $m: String!, $r: Role!, $p: ID) {

@@ -3,13 +3,9 @@ checked; an archived one stays readable and takes no new publish or run."""
 
 from typing import Any
 
-from tests.fixtures.api import Api
+from tests.fixtures.api import Api, one_node_flow
 
-FLOW = {
-    "apiVersion": "flowforge/v1",
-    "name": "archived",
-    "nodes": [{"id": "t", "type": "core.transform", "config": {"value": "${ 1 }"}}],
-}
+FLOW = one_node_flow("archived")
 WORKSPACE = """mutation($n: String!) { createWorkspace(name: $n) {
   __typename ... on Workspace { id name }
   ... on ValidationFailed { errors { field message } } } }"""
@@ -139,8 +135,7 @@ async def test_lists_come_in_pages_after_the_last_item_read(api: Api) -> None:
 
 async def test_a_workflows_versions_come_in_pages(api: Api) -> None:
     for value in range(3):
-        flow = {**FLOW, "nodes": [{**FLOW["nodes"][0], "config": {"value": f"${{ {value} }}"}}]}
-        workflow = await api.publish(flow)
+        workflow = await api.publish(one_node_flow("archived", value))
     versions = """query($w: ID!, $a: ID) { workflow(id: $w) {
       versions(first: 2, after: $a) { id version } } }"""
 
