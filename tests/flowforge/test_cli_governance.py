@@ -330,3 +330,21 @@ async def test_policies_set_refuses_a_file_it_cannot_read(stack: Stack, tmp_path
 
     assert code == 1
     assert f"error: cannot read {tmp_path / 'missing.rego'}: No such file or directory" in out
+
+
+async def test_a_list_longer_than_a_page_is_read_to_its_end(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pages of two, so that five members take three requests to the real server.
+    monkeypatch.setattr("flowforge.cli.client.PAGE", 2)
+    await admin(stack, "workspaces", "create", "paged")
+    for name in ("e", "b", "d", "a", "c"):
+        code, out = await admin(
+            stack, "members", "add", f"user:{name}@x.example", "viewer", "-w", "paged"
+        )
+        assert code == 0, out
+
+    code, out = await admin(stack, "members", "list", "-w", "paged", "--json")
+
+    assert code == 0, out
+    assert [m["member"] for m in json.loads(out)] == [f"user:{n}@x.example" for n in "abcde"]
