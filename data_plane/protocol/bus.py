@@ -58,6 +58,15 @@ async def _set(event: asyncio.Event) -> None:
     event.set()
 
 
+async def _discard(nc: NatsClient) -> None:
+    """Close a client whose connect did not finish: cancelled between opening its socket
+    and reading the server's INFO, it would otherwise leave the socket open."""
+    # Before connect set its flush queue, close() fails an assertion; no socket exists
+    # then, so there is nothing to close.
+    with contextlib.suppress(AssertionError):
+        await nc.close()
+
+
 def message_size(data: bytes, headers: Mapping[str, str] | None) -> int:
     """The size the server counts against its maximum payload: payload and headers."""
     if not headers:
@@ -146,8 +155,9 @@ class Bus:
         delay = 0.5
         while True:
             lost = asyncio.Event()
+            nc = NatsClient()
             try:
-                nc = await nats.connect(
+                await nc.connect(
                     self._url,
                     name=self._name,
                     inbox_prefix=self._inbox_prefix,
@@ -162,7 +172,10 @@ class Bus:
                     reconnected_cb=self._on_reconnected,
                     closed_cb=functools.partial(_set, lost),
                 )
-            except Exception as exc:
+            except BaseException as exc:
+                await _discard(nc)
+                if not isinstance(exc, Exception):
+                    raise
                 logger.warning(
                     "cannot connect to NATS at %s as %s (%s); retrying in %.1f s",
                     self._url,
