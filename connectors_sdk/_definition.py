@@ -271,7 +271,12 @@ class NodeSpec(BaseModel):
         description="The node's input object, values may be ${} expressions; omitted: the "
         "default data flow (see WorkflowDefinition.default_input).",
     )
-    secrets: list[str] = Field(default_factory=list, description="Secret names the node uses.")
+    secrets: list[str] | dict[str, str] = Field(
+        default_factory=list,
+        description="The project secrets the node receives: a list of names (the node sees "
+        "each under its own name), or a mapping from the name the node sees (the node "
+        "type's secret) to the project secret's name.",
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeout: Duration = Field(timedelta(seconds=30), description="Limit of one attempt.")
     # A pool names a NATS subject token and a task queue: no dots, spaces or wildcards.
@@ -299,6 +304,14 @@ class NodeSpec(BaseModel):
         "it off; omitted: the node type's and the worker's.",
         exclude_if=lambda value: value is None,
     )
+
+    @property
+    def secret_map(self) -> dict[str, str]:
+        """The node's secrets: the name the node sees each under, to the project
+        secret's name."""
+        if isinstance(self.secrets, dict):
+            return dict(self.secrets)
+        return {name: name for name in self.secrets}
 
 
 class EdgeSpec(BaseModel):

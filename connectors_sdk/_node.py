@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from connectors_sdk._definition import BreakerPolicy
 from connectors_sdk._errors import NodeDefinitionError
@@ -55,7 +55,10 @@ class NodeContext:
         node_id: The node's id in the workflow definition.
         attempt: 1 for the first try, then 2, 3, ... on retries.
         logger: Where the node logs; the worker binds `run_id` and `node_id` to it.
-        secrets: Resolved secret values by name (never log them).
+        secrets: The secrets granted to this node, by the name the node sees them under
+            (its type's `secrets`, and any others its definition maps), as `SecretStr`:
+            `.get_secret_value()` where the value is used, never in a log, an output or
+            an error message (the worker redacts known values from those anyway).
         idempotency_key: Stable across retries and worker restarts for one execution of
             the node: "<run id>:<node id>", plus "@<iteration path>" inside an
             iteration. Use it as the idempotency key of the node's side effects (an
@@ -69,7 +72,7 @@ class NodeContext:
     node_id: str
     attempt: int
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger]
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, SecretStr] = field(default_factory=dict)
     # Added with defaults, at the end: contexts built by older callers keep working.
     idempotency_key: str = ""
     iteration: str = ""
@@ -108,7 +111,9 @@ class Node:
             `run` nor `evaluate` (`core.map`, `core.loop`).
         interpreted: The interpreter executes the node itself, without `run` or
             `evaluate` (`core.subworkflow`; nodes with a body are too).
-        secrets: Names of the secrets the node type needs (informational for now).
+        secrets: Names of the secrets the node type needs: a definition maps each onto a
+            project secret (`secrets: {api_key: acme_prod_key}`), or publishing fails;
+            the node reads them from `ctx.secrets` by these names.
         breaker: The node type's default circuit breaker policy (`BreakerPolicy`; its
             unset fields, or None, leave the worker's defaults); `BreakerPolicy(enabled=
             False)` turns breakers off for the type. A definition's node may override it.

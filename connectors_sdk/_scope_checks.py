@@ -379,14 +379,29 @@ class ScopeChecker:
 
     def check_secrets(self) -> None:
         for spec in self.scope.nodes:
-            for i, name in enumerate(spec.secrets):
-                if not _SECRET_NAME.match(name):
+            given = spec.secret_map
+            fields = (
+                {name: f"secrets.{name}" for name in given}
+                if isinstance(spec.secrets, dict)
+                else {name: f"secrets[{i}]" for i, name in enumerate(spec.secrets)}
+            )
+            for name, project_name in given.items():
+                for bad in dict.fromkeys([name, project_name]):
+                    if not _SECRET_NAME.match(bad):
+                        self.add(
+                            spec.id,
+                            fields[name],
+                            f"bad secret name {bad!r}: use letters, digits, '_', '.' and '-'",
+                        )
+            node_cls = self.classes.get(spec.id)
+            for needed in node_cls.secrets if node_cls is not None else ():
+                if needed not in given:
                     self.add(
                         spec.id,
-                        f"secrets[{i}]",
-                        f"bad secret name {name!r}: use letters, digits, '_', '.' and '-'",
+                        "secrets",
+                        f"{spec.type} needs the secret {needed!r}: map it onto a project "
+                        f"secret, e.g. secrets: {{{needed}: <project secret name>}}",
                     )
-
 
 def _waits_on_the_run(spec: NodeSpec) -> str | None:
     """The field that makes a node wait for what reaches the run itself (a signal, a

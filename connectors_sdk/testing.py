@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from connectors_sdk._execute import execute_node
 from connectors_sdk._node import Node, NodeContext
@@ -36,7 +36,8 @@ async def run_node(
         node_cls: The node class.
         config: Its config, validated by `node_cls.Config`.
         input: Its input, validated by `node_cls.Input`.
-        secrets: Resolved secrets, by name.
+        secrets: The secrets' values, by the name the node sees them under (each
+            reaches the node as a `SecretStr`).
         attempt: The attempt number the node sees in its context.
         idempotency_key: The idempotency key the node sees in its context; keep it
             across calls to test what a retried attempt does.
@@ -59,7 +60,7 @@ async def run_node(
             logging.getLogger(f"flowforge.node.{node_cls.type}"),
             {"run_id": _RUN_ID, "node_id": _NODE_ID},
         ),
-        secrets=dict(secrets or {}),
+        secrets={name: SecretStr(value) for name, value in (secrets or {}).items()},
         idempotency_key=idempotency_key,
     )
     result = await execute_node(node_cls, config, input, ctx)

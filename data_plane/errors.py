@@ -10,6 +10,10 @@ DataPlaneError
  ├── OutputTooLargeError       a node output over the inline limit (fails the node)
  ├── ExpressionLimitError      an expression over its time, memory or output limit
  ├── CircuitOpenError          a node's circuit breaker is open: the call was not made
+ ├── SecretError              a secret could not be read or written
+ │    ├── SecretNotFoundError       no such secret in the project (never retried)
+ │    ├── SecretAccessDeniedError   Vault refused this identity (never retried)
+ │    └── SecretsUnavailableError   Vault cannot be reached now (retry)
  └── ArtefactError             a large value could not be stored or read
       ├── ArtefactNotFoundError          never stored, expired or removed
       ├── ArtefactCorruptError           the stored bytes do not match the reference
@@ -212,3 +216,35 @@ class ArtefactStoreUnavailableError(ArtefactError):
     """The store cannot be reached right now; the caller retries later."""
 
     code = "ArtefactStoreUnavailable"
+
+
+class SecretError(DataPlaneError):
+    """A secret could not be read or written. Messages name the secret, never its value."""
+
+    code = "secret_error"
+
+
+class SecretNotFoundError(SecretError):
+    code = "SecretNotFound"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"secret {path} does not exist in Vault: set it (flowforge secrets set) or "
+            "remove it from the node's secrets"
+        )
+        self.path = path
+
+
+class SecretAccessDeniedError(SecretError):
+    code = "SecretAccessDenied"
+
+    def __init__(self, path: str, identity: str) -> None:
+        super().__init__(
+            f"Vault refused {identity} access to secret {path}: its policy does not cover "
+            "this workspace (see docs/operations.md, Vault)"
+        )
+        self.path = path
+
+
+class SecretsUnavailableError(SecretError):
+    code = "SecretsUnavailable"

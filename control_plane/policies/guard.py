@@ -109,7 +109,7 @@ def _workflow(workflow: Workflow, version: WorkflowVersion) -> PolicyWorkflow:
         "version": version.version,
         "node_types": sorted({node.type for node in nodes}),
         "pools": sorted({node.pool for node in nodes if node.pool is not None}),
-        "secrets": sorted({name for node in nodes for name in node.secrets}),
+        "secrets": sorted({name for node in nodes for name in node.secret_map.values()}),
     }
 
 

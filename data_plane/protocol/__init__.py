@@ -6,7 +6,7 @@ the signatures of descriptors and control messages, `topology` the names on the 
 who may use them, `bus` the NATS link itself, `artefacts` the references that stand in
 for large values and the store interface, `object_store` that store on the bus's
 JetStream, `s3_store` that store on an S3-compatible service, `stores` the choice between
-them.
+them, `vault` where secrets are kept and the client that reads and writes them.
 """
 
 from data_plane.protocol.artefacts import (
@@ -100,6 +100,15 @@ from data_plane.protocol.topology import (
     runs_subject,
     task_queue,
 )
+from data_plane.protocol.vault import (
+    SECRET_NAME_PATTERN,
+    SecretVersion,
+    Vault,
+    VaultSettings,
+    check_secret_name,
+    secret_path,
+    workspace_path,
+)
 
 __all__ = [
     "ARTEFACT_BUCKET",
@@ -123,6 +132,7 @@ __all__ = [
     "POOL_PATTERN",
     "PROTOCOL_VERSION",
     "RUNS_STREAM",
+    "SECRET_NAME_PATTERN",
     "SUPPORTED_PROTOCOLS",
     "TERMINAL_NODE_STATUSES",
     "TERMINAL_RUN_STATUSES",
@@ -147,8 +157,11 @@ __all__ = [
     "RunEvent",
     "RunStatus",
     "S3ArtefactStore",
+    "SecretVersion",
     "SignedEnvelope",
     "TaskInfo",
+    "Vault",
+    "VaultSettings",
     "WaitInfo",
     "WaitKind",
     "agent_consumer",
@@ -157,6 +170,7 @@ __all__ = [
     "as_artefact_ref",
     "batches",
     "check_artefact_settings",
+    "check_secret_name",
     "consume",
     "control_plane_permissions",
     "control_subject",
@@ -175,9 +189,11 @@ __all__ = [
     "pool_permissions",
     "provision_pools",
     "runs_subject",
+    "secret_path",
     "sign_control",
     "sign_descriptor",
     "task_queue",
     "verify_control",
     "verify_descriptor",
+    "workspace_path",
 ]
