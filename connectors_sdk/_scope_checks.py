@@ -403,6 +403,7 @@ class ScopeChecker:
                         f"secret, e.g. secrets: {{{needed}: <project secret name>}}",
                     )
 
+
 def _waits_on_the_run(spec: NodeSpec) -> str | None:
     """The field that makes a node wait for what reaches the run itself (a signal, a
     decision), or None."""

@@ -21,7 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from connectors_sdk import DefinitionInvalidError, NodeRegistry, parse_definition
 from data_plane.controls import ControlReceiver
 from data_plane.errors import DescriptorRejectedError
-from data_plane.messages import ChildRun, DagRunInput
+from data_plane.messages import ChildRun, DagRunInput, SecretGrants
 from data_plane.outbox import EventOutbox
 from data_plane.protocol import (
     RUNS_STREAM,
@@ -105,6 +105,7 @@ class Agent:
                     subworkflows=children,
                     protocol=descriptor.protocol,
                     max_output_bytes=self._max_output_bytes,
+                    grants=_grants(descriptor),
                 ),
                 id=descriptor.run_id,
                 task_queue=task_queue(descriptor.pool),
@@ -150,3 +151,13 @@ class Agent:
     async def _report_failed(self, descriptor: RunDescriptor, error: str) -> None:
         event = RunEvent.create(descriptor.run_id, "run.failed", datetime.now(UTC), error=error)
         self._outbox.put([event])
+
+
+def _grants(descriptor: RunDescriptor) -> SecretGrants | None:
+    if not descriptor.secret_grants:
+        return None
+    return SecretGrants(
+        workspace_id=descriptor.workspace_id,
+        project_id=descriptor.project_id,
+        names=sorted(descriptor.secret_grants),
+    )

@@ -26,6 +26,15 @@ class ChildRun(BaseModel):
     plan: ExecutionPlan
 
 
+class SecretGrants(BaseModel):
+    """Which project secrets a run may read (its descriptor's signed grants: names, never
+    values), and the workspace and project they belong to."""
+
+    workspace_id: str
+    project_id: str
+    names: list[str]
+
+
 class DagRunInput(BaseModel):
     run_id: str
     pool: str
@@ -52,6 +61,8 @@ class DagRunInput(BaseModel):
     # The largest output of a node evaluated inside the workflow (pure nodes), as the
     # worker's FLOWFORGE_DP_MAX_OUTPUT_BYTES when the run started.
     max_output_bytes: int = 256 * 1024
+    # The secrets the run may read; None when its descriptor grants none.
+    grants: SecretGrants | None = None
 
 
 # The update the agent delivers a control message by (`DagRunWorkflow.control`).
@@ -118,6 +129,10 @@ class RunNodeInput(BaseModel):
     # The definition's breaker policy of the node (None: the node type's and the
     # worker's); read by the activity only, so it changes no workflow command.
     breaker: BreakerPolicy | None = None
+    # The secrets the node maps (the name it sees -> the project secret's name) and the
+    # run's grants; the activity fetches their values for the attempt. Names only.
+    secrets: dict[str, str] = Field(default_factory=dict)
+    grants: SecretGrants | None = None
 
 
 class RunNodeResult(BaseModel):
@@ -189,6 +204,7 @@ class BodyInput(BaseModel):
     # Outputs of the enclosing scopes' nodes that the body's expressions read.
     outer: dict[str, Any] = Field(default_factory=dict)
     outer_sizes: dict[str, int] = Field(default_factory=dict)
+    grants: SecretGrants | None = None
 
 
 class MapBatchInput(BodyInput):

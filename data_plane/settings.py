@@ -18,6 +18,7 @@ from data_plane.protocol import (
     POOL_PATTERN,
     ArtefactS3Settings,
     ArtefactStoreKind,
+    VaultSettings,
     check_artefact_settings,
     key_id_of,
 )
@@ -122,6 +123,12 @@ class DataPlaneSettings(BaseSettings):
         description="Breaker policies by node type, as JSON: "
         '{"core.http": {"failures": 3, "cool_down": "1m"}, "acme.flaky": false}; they '
         "override the node type's own, and a definition's node overrides them.",
+    )
+    vault: VaultSettings | None = Field(
+        None,
+        description="The Vault (or OpenBao) this pool reads the secrets of its runs from, "
+        "with the pool's AppRole (FLOWFORGE_DP_VAULT__ADDRESS, __ROLE_ID, __SECRET_ID_PATH, "
+        "__MOUNT, __PREFIX); None: nodes that map secrets fail.",
     )
     trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,

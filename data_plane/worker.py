@@ -16,7 +16,15 @@ from data_plane.breakers import BreakerRegistry
 from data_plane.evaluator import ExpressionEvaluator, ExpressionLimits
 from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
-from data_plane.protocol import ArtefactStore, Bus, open_artefact_store, pool_inbox, task_queue
+from data_plane.protocol import (
+    ArtefactStore,
+    Bus,
+    Vault,
+    open_artefact_store,
+    pool_inbox,
+    task_queue,
+)
+from data_plane.secrets import KnownSecrets, redacting_logs
 from data_plane.settings import DataPlaneSettings, load_trusted_keys
 from data_plane.workflows.dag import DagRunWorkflow
 from data_plane.workflows.loop import LoopWorkflow
@@ -32,10 +40,18 @@ def build_worker(
     settings: DataPlaneSettings,
     evaluator: ExpressionEvaluator,
     artefacts: ArtefactStore,
+    vault: Vault | None = None,
+    known_secrets: KnownSecrets | None = None,
 ) -> Worker:
     pool = settings.pool
     activities = NodeActivities(
-        registry, outbox, settings.max_output_bytes, breaker_registry(settings), artefacts
+        registry,
+        outbox,
+        settings.max_output_bytes,
+        breaker_registry(settings),
+        artefacts,
+        vault,
+        known_secrets,
     )
     expressions = ExpressionActivities(evaluator, outbox, artefacts)
     return Worker(
@@ -107,15 +123,20 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
     outbox = EventOutbox(settings.outbox_path, bus, settings.pool)
     publisher = asyncio.create_task(outbox.run(stop), name="event-outbox")
     evaluator = ExpressionEvaluator(expression_limits(settings))
+    vault = Vault(settings.vault, f"pool {settings.pool}") if settings.vault else None
+    known_secrets = KnownSecrets()
     try:
         agent = Agent(
             bus, outbox, client, registry, trusted_keys, settings.pool, settings.max_output_bytes
         )
         artefacts = open_artefact_store(settings, bus)
-        worker = build_worker(client, outbox, registry, settings, evaluator, artefacts)
-        async with worker:
-            logger.info("data plane ready: pool %s", settings.pool)
-            await agent.run(stop)
+        worker = build_worker(
+            client, outbox, registry, settings, evaluator, artefacts, vault, known_secrets
+        )
+        with redacting_logs(known_secrets):
+            async with worker:
+                logger.info("data plane ready: pool %s", settings.pool)
+                await agent.run(stop)
     finally:
         # After the worker: its shutdown cancels running evaluations (killing their
         # processes); then the idle processes go.
@@ -125,3 +146,5 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
         await publisher
         await outbox.close()
         await bus.close()
+        if vault is not None:
+            await vault.close()

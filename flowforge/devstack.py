@@ -6,6 +6,7 @@ Layout of the data directory (everything persists, so a restart loses nothing)::
     nats/          NATS JetStream storage, its account resolver, its config and its log
     nats-auth/     the keys NATS trusts and each identity's credentials (mode 0600)
     openbao/       OpenBao raft storage, its unseal key (init.json, mode 0600) and its log
+    vault-identities/  the AppRole secret ids of the control plane and the pool (mode 0600)
     registry.db    control-plane registry (SQLite)
     signing-key.pem, signing-key.pub.pem   descriptor signing key pair
     admin-token    API token of the admin (mode 0600)
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from control_plane.signing import load_or_create_signing_key, public_key_path
 from control_plane.tokens.service import generate_token
-from data_plane.protocol import DEFAULT_POOL
+from data_plane.protocol import DEFAULT_POOL, VaultSettings
 from flowforge.nats_accounts import BusAuthority
 from flowforge.private_files import write_private
 from flowforge.servers import (
@@ -50,6 +51,7 @@ from flowforge.supervisor import (
     http_probe,
     tcp_probe,
 )
+from flowforge.vault_identities import VaultAuthority
 
 # How long each kind of child may fail its probe before it is restarted. The data plane's
 # heartbeat is 1 s; 15 s without one is a hang, not a slow moment. The control plane gets
@@ -79,6 +81,7 @@ class DevStack:
     server_health: HealthPolicy = SERVER_HEALTH
     admin_token: str = ""
     supervisor: Supervisor = field(init=False)
+    _vault_root_token: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.supervisor = Supervisor(self.report)
@@ -118,11 +121,14 @@ class DevStack:
                 lambda: start_nats(self.data_dir / "nats", self.ports.nats, authority),
                 tcp_probe(self.ports.nats),
             )
-            self._step(
+            openbao = self._step(
                 "OpenBao",
-                lambda: start_openbao(self.data_dir / "openbao", self.ports.vault)[0],
+                self._start_openbao,
                 # 200 only while unsealed and active; a restart unseals it again.
                 http_probe(f"http://127.0.0.1:{self.ports.vault}/v1/sys/health"),
+            )
+            vault = VaultAuthority(
+                openbao.address, self._vault_root_token, self.data_dir / "vault-identities"
             )
             self._step(
                 "control plane",
@@ -139,6 +145,7 @@ class DevStack:
                     nats.address,
                     authority.pool_credentials(DEFAULT_POOL),
                     key_path,
+                    vault.pool(DEFAULT_POOL),
                 ),
                 heartbeat_probe(self.heartbeat_path),
                 self.data_plane_health,
@@ -193,8 +200,17 @@ class DevStack:
         }
         return start_control_plane(env, self.data_dir / "logs" / "control-plane.log")
 
+    def _start_openbao(self) -> ServerProcess:
+        server, self._vault_root_token = start_openbao(self.data_dir / "openbao", self.ports.vault)
+        return server
+
     def _start_data_plane(
-        self, temporal: str, nats_url: str, credentials: Path, key_path: Path
+        self,
+        temporal: str,
+        nats_url: str,
+        credentials: Path,
+        key_path: Path,
+        vault: VaultSettings,
     ) -> ServerProcess:
         env = {
             "FLOWFORGE_DP_TEMPORAL_ADDRESS": temporal,
@@ -203,6 +219,7 @@ class DevStack:
             "FLOWFORGE_DP_OUTBOX_PATH": str(self.data_dir / "data-plane" / "event-outbox.db"),
             "FLOWFORGE_DP_TRUSTED_KEYS": str(public_key_path(key_path)),
             "FLOWFORGE_DP_HEARTBEAT_PATH": str(self.heartbeat_path),
+            "FLOWFORGE_DP_VAULT": vault.model_dump_json(),
         }
         return start_data_plane(env, self.data_dir / "logs" / "data-plane.log")
 

@@ -36,6 +36,7 @@ from data_plane.worker import connect_temporal, serve
 from flowforge.devstack import start_control_plane, start_data_plane
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess, free_port
+from flowforge.vault_identities import VaultAuthority
 
 
 async def wait_until(check: Any, within: float = 30.0, interval: float = 0.1) -> Any:
@@ -258,6 +259,7 @@ async def running_stack(
     data_plane_command: Sequence[str] | None = None,
     data_plane_options: Mapping[str, Any] | None = None,
     control_plane_options: Mapping[str, Any] | None = None,
+    vault: VaultAuthority | None = None,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
@@ -269,6 +271,7 @@ async def running_stack(
     process. The control plane also serves `other_pools` (no data plane is started for
     them). `data_plane_options` are further data-plane settings (e.g. the artefact store's),
     `control_plane_options` further control-plane settings (e.g. the control expiry).
+    With `vault`, the data plane reads secrets with the pool's AppRole from it.
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
@@ -292,6 +295,7 @@ async def running_stack(
         nats_credentials=authority.pool_credentials(pool),
         outbox_path=data_dir / "event-outbox.db",
         trusted_keys=[public_key_path(key_path)],
+        vault=vault.pool(pool) if vault is not None else None,
         **(data_plane_options or {}),
     )
     temporal = await connect_temporal(temporal_server.address, "default")

@@ -5,6 +5,9 @@ transport errors, 429 and 5xx answers are retryable; 4xx answers and bad URLs ar
 Their codes (what `retry.non_retryable_errors` names): `http_status` for an answer's
 status, `http_unreachable` for the transport, `http_bad_url`, `http_bad_body`.
 
+Secrets go in headers only, through `secret_headers` templates filled in at run time from
+`ctx.secrets`: a URL or a body is recorded in the run's history and events.
+
 Its circuit breakers are kept per "host:port" of the URL (`breaker_target`): a service
 that keeps failing stops the nodes that call it, not every HTTP node.
 
@@ -14,6 +17,7 @@ applies the request once however often it is sent.
 """
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -25,6 +29,7 @@ from connectors_sdk._errors import ConnectorExecutionError
 from connectors_sdk._node import Node, NodeContext
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
 _MESSAGE_HEADERS = frozenset(
     {"content-length", "transfer-encoding", "connection", "host", "content-encoding"}
 )
@@ -41,6 +46,12 @@ class HttpRequest(Node):
         method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
         url: str = Field(description="An http:// or https:// URL.")
         headers: dict[str, str] = Field(default_factory=dict)
+        secret_headers: dict[str, str] = Field(
+            default_factory=dict,
+            description="Headers whose values hold secrets, as templates where {name} is "
+            "the node's secret of that name: {Authorization: 'Bearer {api_token}'}. The "
+            "value is filled in by the worker for each attempt and never recorded.",
+        )
         timeout_seconds: float = Field(30, gt=0)
         fail_on_status: bool = Field(
             True,
@@ -81,6 +92,7 @@ class HttpRequest(Node):
             for name, value in {**config.headers, **input.headers}.items()
             if name.lower() not in _MESSAGE_HEADERS
         }
+        headers.update(_secret_headers(config.secret_headers, ctx))
         keyed = any(name.lower() == "idempotency-key" for name in headers)
         if config.method not in ("GET", "HEAD") and ctx.idempotency_key and not keyed:
             headers["Idempotency-Key"] = ctx.idempotency_key
@@ -109,6 +121,25 @@ class HttpRequest(Node):
             headers=dict(response.headers.items()),
             body=_decode_body(request, response),
         )
+
+
+def _secret_headers(templates: dict[str, str], ctx: NodeContext) -> dict[str, str]:
+    filled: dict[str, str] = {}
+    for header, template in templates.items():
+        names = _PLACEHOLDER.findall(template)
+        missing = sorted(set(names) - set(ctx.secrets))
+        if missing:
+            given = ", ".join(sorted(ctx.secrets)) or "none"
+            raise ConnectorExecutionError(
+                f"secret_headers.{header} uses the secret {missing[0]!r}, which the node is "
+                f"not given (it has: {given}): add it to the node's secrets",
+                retryable=False,
+                code="http_missing_secret",
+            )
+        filled[header] = _PLACEHOLDER.sub(
+            lambda match: ctx.secrets[match.group(1)].get_secret_value(), template
+        )
+    return filled
 
 
 @contextmanager

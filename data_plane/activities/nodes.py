@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -37,6 +37,8 @@ from data_plane.errors import (
     ArtefactStoreUnavailableError,
     CircuitOpenError,
     OutputTooLargeError,
+    SecretError,
+    SecretsUnavailableError,
 )
 from data_plane.messages import (
     ChainStepFailure,
@@ -47,8 +49,9 @@ from data_plane.messages import (
     RunNodeResult,
 )
 from data_plane.outbox import EventOutbox
-from data_plane.protocol import ArtefactStore, EventKind, RunEvent, execution_key
+from data_plane.protocol import ArtefactStore, EventKind, RunEvent, Vault, execution_key
 from data_plane.references import by_reference_if_large, load_references
+from data_plane.secrets import KnownSecrets, fetch_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +64,14 @@ class NodeActivities:
         max_output_bytes: int,
         breakers: BreakerRegistry,
         artefacts: ArtefactStore | None = None,
+        vault: Vault | None = None,
+        known_secrets: KnownSecrets | None = None,
     ) -> None:
         self._registry = registry
+        # Secrets are read from Vault per attempt (`data_plane/secrets.py`); while the
+        # attempt holds them, they are redacted from its output, its error and the logs.
+        self._vault = vault
+        self._known = known_secrets or KnownSecrets()
         self._breakers = breakers
         # Outputs over `max_output_bytes` are kept here and travel by reference; without
         # a store they fail their node (see `data_plane/references.py`).
@@ -143,6 +152,27 @@ class NodeActivities:
         self._outbox.put(request.events)
 
     async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
+        """Fetch the node's secrets, execute it holding them, and redact them from what
+        it returns or raises."""
+        secrets = await fetch_secrets(self._vault, request.grants, request.secrets, request.node_id)
+        if not secrets:
+            return await self._execute(request, attempt, secrets)
+        with self._known.holding([value.get_secret_value() for value in secrets.values()]):
+            try:
+                result = await self._execute(request, attempt, secrets)
+            except Exception as exc:
+                failure = _as_application_error(exc)
+                # Not chained to `exc`: Temporal would record its message as the cause.
+                raise RedactedNodeError(
+                    self._known.redact_text(failure.message),
+                    failure.type,
+                    failure.non_retryable,
+                ) from None
+            return NodeResult(output=self._known.redact(result.output), port=result.port)
+
+    async def _execute(
+        self, request: RunNodeInput, attempt: int, secrets: dict[str, SecretStr]
+    ) -> NodeResult:
         """Execute the node through `execute_node` (which validates around it and checks
         the port; a pure node here is one the interpreter does not evaluate itself) and
         through the breaker of its type and target, then check the output's size."""
@@ -156,6 +186,7 @@ class NodeActivities:
                 logging.getLogger(f"flowforge.node.{request.node_type}"),
                 {"run_id": request.run_id, "node_id": request.node_id},
             ),
+            secrets=secrets,
             idempotency_key=f"{request.run_id}:{key}",
             iteration=request.iteration,
         )
@@ -206,7 +237,17 @@ async def _heartbeating() -> AsyncIterator[None]:
         beating.cancel()
 
 
+class RedactedNodeError(Exception):
+    """A node's failure, translated and redacted while its secrets were known."""
+
+    def __init__(self, message: str, type: str | None, non_retryable: bool) -> None:
+        super().__init__(message)
+        self.failure = ApplicationError(message, type=type, non_retryable=non_retryable)
+
+
 def _as_application_error(exc: Exception, timeout: float | None = None) -> ApplicationError:
+    if isinstance(exc, RedactedNodeError):
+        return exc.failure
     if isinstance(exc, TimeoutError) and timeout is not None:
         return ApplicationError(f"timed out after {timeout:g} s", type="NodeTimedOut")
     if isinstance(exc, ArtefactError):
@@ -217,6 +258,10 @@ def _as_application_error(exc: Exception, timeout: float | None = None) -> Appli
         # Retrying before the breaker half-opens would fail the same way and use up an
         # attempt; the wait replaces the policy's for this one retry only.
         return ApplicationError(str(exc), type=exc.code, next_retry_delay=exc.retry_after)
+    if isinstance(exc, SecretsUnavailableError):
+        return ApplicationError(str(exc), type=exc.code)
+    if isinstance(exc, SecretError):
+        return ApplicationError(str(exc), type=exc.code, non_retryable=True)
     if isinstance(exc, OutputTooLargeError):
         return ApplicationError(str(exc), type=exc.code, non_retryable=True)
     if isinstance(exc, ValidationError):

@@ -85,6 +85,7 @@ class DagRunWorkflow:
             max_output_bytes=params.max_output_bytes,
             input=params.input,
             calls=params.subworkflows,
+            grants=params.grants,
         )
         # A sub-workflow's run.started comes from the run that calls it (see
         # `steps/subworkflow.py`).

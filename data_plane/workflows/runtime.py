@@ -34,7 +34,7 @@ from connectors_sdk import (
 from connectors_sdk.nodes.control import Merge
 from data_plane.activities.expressions import SHUTTING_DOWN, ExpressionActivities
 from data_plane.errors import OutputTooLargeError
-from data_plane.messages import BodyInput, ChildRun, EvaluateExpressionsInput
+from data_plane.messages import BodyInput, ChildRun, EvaluateExpressionsInput, SecretGrants
 from data_plane.protocol import EventKind, WaitInfo, as_artefact_ref, execution_key
 from data_plane.workflows.events import EventBuffer
 from data_plane.workflows.expressions import (
@@ -94,6 +94,8 @@ class RunInfo:
     input: Any
     # The workflows sub-workflow nodes call, by reference key.
     calls: Mapping[str, ChildRun] = field(default_factory=dict)
+    # The secrets the run may read.
+    grants: SecretGrants | None = None
 
     @cached_property
     def input_size(self) -> int:
@@ -123,6 +125,7 @@ def run_info(params: BodyInput) -> RunInfo:
         max_output_bytes=params.max_output_bytes,
         input=params.run_input,
         calls=params.subworkflows,
+        grants=params.grants,
     )
 
 
@@ -266,6 +269,7 @@ class Runtime:
             "subworkflows": dict(self.run.calls),
             "outer": outer,
             "outer_sizes": {k: self._size_of(k) for k in outer},
+            "grants": self.run.grants,
         }
 
     def _default_input(self, node: NodeSpec) -> Any:

@@ -3,8 +3,12 @@
 import pytest
 
 from connectors_sdk import (
+    AnyObject,
     DefinitionInvalidError,
     DefinitionIssue,
+    Node,
+    NodeContext,
+    NodeSpec,
     WorkflowDefinition,
     parse_definition,
     validate_definition,
@@ -327,6 +331,43 @@ def test_bad_secret_name(check):
     issue = only(check([{**HTTP, "secrets": ["api_key", "bad name"]}]))
     assert (issue.node_id, issue.field) == ("fetch", "secrets[1]")
     assert "bad secret name 'bad name'" in issue.message
+
+
+class _NeedsToken(Node):
+    """Reads an API token."""
+
+    type = "test.needs_token"
+    secrets = ("token",)
+
+    async def run(self, ctx: NodeContext, config: AnyObject, input: AnyObject) -> AnyObject:
+        return AnyObject()
+
+
+def test_a_secret_the_node_type_needs_must_be_mapped(registry, make_definition):
+    registry.register(_NeedsToken)
+    node = {"id": "call", "type": "test.needs_token"}
+    definition = make_definition([node])
+    issue = only(validate_definition(definition, registry)[1])
+    assert (issue.node_id, issue.field) == ("call", "secrets")
+    assert "needs the secret 'token'" in issue.message
+    assert "secrets: {token: <project secret name>}" in issue.message
+    for given in (["token"], {"token": "acme_prod_token"}):
+        mapped = make_definition([{**node, "secrets": given}])
+        assert validate_definition(mapped, registry)[1] == []
+
+
+def test_a_mapping_of_secrets_names_the_bad_name_on_either_side(check):
+    issues = check([{**HTTP, "secrets": {"ok": "bad name", "bad/key": "fine"}}])
+    assert [(i.field, i.message.split(":")[0]) for i in issues] == [
+        ("secrets.ok", "bad secret name 'bad name'"),
+        ("secrets.bad/key", "bad secret name 'bad/key'"),
+    ]
+
+
+def test_the_secret_map_of_a_list_names_each_secret_as_itself():
+    listed = NodeSpec(id="a", type="core.http", secrets=["x", "y"])
+    mapped = NodeSpec(id="a", type="core.http", secrets={"x": "prod_x"})
+    assert (listed.secret_map, mapped.secret_map) == ({"x": "x", "y": "y"}, {"x": "prod_x"})
 
 
 def test_all_issues_are_collected_and_raised_together(registry, make_definition):

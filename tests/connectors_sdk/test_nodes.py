@@ -115,6 +115,28 @@ async def test_http_get_decodes_a_json_body(server_url):
     assert result.body["body"] is None
 
 
+async def test_http_secret_headers_are_filled_from_the_nodes_secrets(server_url):
+    config = {
+        "url": f"{server_url}/echo",
+        "secret_headers": {"Authorization": "Bearer {api_token}", "X-Pair": "{a}:{b}"},
+    }
+    secrets = {"api_token": "tok-123", "a": "left", "b": "right"}
+    result = await run_node(HttpRequest, config, {}, secrets=secrets)
+    assert isinstance(result, HttpRequest.Output)
+    assert result.body["headers"]["authorization"] == "Bearer tok-123"
+    assert result.body["headers"]["x-pair"] == "left:right"
+
+
+async def test_http_secret_header_naming_a_secret_the_node_lacks_fails_naming_it(server_url):
+    config = {"url": f"{server_url}/echo", "secret_headers": {"Authorization": "Bearer {tok}"}}
+    with pytest.raises(ConnectorExecutionError) as caught:
+        await run_node(HttpRequest, config, {}, secrets={"other": "x"})
+    assert caught.value.code == "http_missing_secret"
+    assert not caught.value.retryable
+    assert "secret_headers.Authorization" in str(caught.value)
+    assert "'tok'" in str(caught.value) and "other" in str(caught.value)
+
+
 async def test_http_query_is_added_to_the_urls_own_query(server_url):
     url = f"{server_url}/echo?a=1&b=2"
     kept = await run_node(HttpRequest, {"url": url}, {})

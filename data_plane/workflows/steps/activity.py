@@ -116,4 +116,6 @@ def node_request(rt: Runtime, node: NodeSpec, prepared: Prepared) -> RunNodeInpu
         protocol=rt.run.protocol,
         iteration=rt.scope.iteration,
         breaker=node.breaker,
+        secrets=node.secret_map,
+        grants=rt.run.grants if node.secrets else None,
     )

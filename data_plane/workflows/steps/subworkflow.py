@@ -60,6 +60,7 @@ async def run_subworkflow(rt: Runtime, node_id: str) -> list[Settlement]:
         max_output_bytes=rt.run.max_output_bytes,
         subworkflows=dict(rt.run.calls),
         parent=parent,
+        grants=rt.run.grants,
     )
     rt.events.emit_for(child_id, "run.started", input=child_input, parent=parent)
     await rt.events.drain()
