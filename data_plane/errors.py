@@ -10,6 +10,7 @@ DataPlaneError
  ├── OutputTooLargeError       a node output over the inline limit (fails the node)
  ├── ExpressionLimitError      an expression over its time, memory or output limit
  ├── CircuitOpenError          a node's circuit breaker is open: the call was not made
+ ├── PayloadKeyError          a Temporal payload cannot be decrypted with the keys held
  ├── SecretError              a secret could not be read or written
  │    ├── SecretNotFoundError       no such secret in the project (never retried)
  │    ├── SecretAccessDeniedError   Vault refused this identity (never retried)
@@ -216,6 +217,12 @@ class ArtefactStoreUnavailableError(ArtefactError):
     """The store cannot be reached right now; the caller retries later."""
 
     code = "ArtefactStoreUnavailable"
+
+
+class PayloadKeyError(DataPlaneError):
+    """A Temporal payload names a key that is not held, or does not decrypt with it."""
+
+    code = "PayloadKeyUnknown"
 
 
 class SecretError(DataPlaneError):

@@ -130,6 +130,13 @@ class DataPlaneSettings(BaseSettings):
         "with the pool's AppRole (FLOWFORGE_DP_VAULT__ADDRESS, __ROLE_ID, __SECRET_ID_PATH, "
         "__MOUNT, __PREFIX); None: nodes that map secrets fail.",
     )
+    payload_keys_path: Path | None = Field(
+        None,
+        description="JSON file of the AES-256 keys that encrypt Temporal payloads "
+        '({"current": id, "keys": {id: base64}}, mode 0600; see docs/security.md); None: '
+        "payloads are stored in clear. The same file in every pool and client of one "
+        "Temporal namespace.",
+    )
     trusted_keys: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="PEM files of control-plane public keys whose descriptors may run "

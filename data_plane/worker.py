@@ -5,7 +5,6 @@ import logging
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from connectors_sdk import NodeRegistry
@@ -13,6 +12,7 @@ from data_plane.activities.expressions import ExpressionActivities
 from data_plane.activities.nodes import NodeActivities
 from data_plane.agent import Agent
 from data_plane.breakers import BreakerRegistry
+from data_plane.codec import PayloadKeys, data_converter, load_payload_keys
 from data_plane.evaluator import ExpressionEvaluator, ExpressionLimits
 from data_plane.heartbeat import Heartbeat
 from data_plane.outbox import EventOutbox
@@ -90,15 +90,17 @@ def expression_limits(settings: DataPlaneSettings) -> ExpressionLimits:
 STARTING_SERVER_GRACE_SECONDS = 30.0
 
 
-async def connect_temporal(address: str, namespace: str) -> Client:
-    """Connect to Temporal. A server that answers "not healthy yet" (its frontend is still
-    starting, as just after a restart) is asked again for a while; any other failure is
-    raised at once."""
+async def connect_temporal(
+    address: str, namespace: str, payload_keys: PayloadKeys | None = None
+) -> Client:
+    """Connect to Temporal, encrypting payloads with `payload_keys` when given. A server
+    that answers "not healthy yet" (its frontend is still starting, as just after a
+    restart) is asked again for a while; any other failure is raised at once."""
     deadline = asyncio.get_running_loop().time() + STARTING_SERVER_GRACE_SECONDS
     while True:
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=pydantic_data_converter
+                address, namespace=namespace, data_converter=data_converter(payload_keys)
             )
         except RuntimeError as exc:
             if "not healthy yet" not in str(exc) or asyncio.get_running_loop().time() > deadline:
@@ -111,7 +113,12 @@ async def serve(settings: DataPlaneSettings, registry: NodeRegistry, stop: async
     """Run one agent and one worker for `settings.pool` until `stop` is set."""
     heartbeat = Heartbeat.start(settings.heartbeat_path)
     trusted_keys = load_trusted_keys(settings.trusted_keys)
-    client = await connect_temporal(settings.temporal_address, settings.temporal_namespace)
+    payload_keys = (
+        load_payload_keys(settings.payload_keys_path) if settings.payload_keys_path else None
+    )
+    client = await connect_temporal(
+        settings.temporal_address, settings.temporal_namespace, payload_keys
+    )
     bus = Bus(
         settings.nats_url,
         name=f"data-plane-{settings.pool}",

@@ -9,6 +9,7 @@ Layout of the data directory (everything persists, so a restart loses nothing)::
     vault-identities/  the AppRole secret ids of the control plane and the pool (mode 0600)
     registry.db    control-plane registry (SQLite)
     signing-key.pem, signing-key.pub.pem   descriptor signing key pair
+    payload-keys.json   the AES keys that encrypt Temporal payloads (mode 0600)
     admin-token    API token of the admin (mode 0600)
     data-plane/    event-outbox.db: run events waiting for the bus
     data-plane.heartbeat   rewritten every second by the data plane's event loop
@@ -30,6 +31,7 @@ from control_plane.signing import load_or_create_signing_key, public_key_path
 from control_plane.tokens.service import generate_token
 from data_plane.protocol import DEFAULT_POOL, VaultSettings
 from flowforge.nats_accounts import BusAuthority
+from flowforge.payload_keys import load_or_create_payload_keys
 from flowforge.private_files import write_private
 from flowforge.servers import (
     ServerProcess,
@@ -91,6 +93,10 @@ class DevStack:
         return f"http://127.0.0.1:{self.ports.api}/graphql"
 
     @property
+    def payload_keys_path(self) -> Path:
+        return self.data_dir / "payload-keys.json"
+
+    @property
     def heartbeat_path(self) -> Path:
         return self.data_dir / "data-plane.heartbeat"
 
@@ -107,6 +113,7 @@ class DevStack:
         self.admin_token = _admin_token(self.data_dir / "admin-token")
         key_path = self.data_dir / "signing-key.pem"
         load_or_create_signing_key(key_path)
+        load_or_create_payload_keys(self.payload_keys_path)
         authority = BusAuthority.load_or_create(self.data_dir / "nats-auth")
         try:
             temporal = self._step(
@@ -220,6 +227,7 @@ class DevStack:
             "FLOWFORGE_DP_TRUSTED_KEYS": str(public_key_path(key_path)),
             "FLOWFORGE_DP_HEARTBEAT_PATH": str(self.heartbeat_path),
             "FLOWFORGE_DP_VAULT": vault.model_dump_json(),
+            "FLOWFORGE_DP_PAYLOAD_KEYS_PATH": str(self.payload_keys_path),
         }
         return start_data_plane(env, self.data_dir / "logs" / "data-plane.log")
 

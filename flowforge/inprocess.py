@@ -35,6 +35,7 @@ from data_plane.settings import DataPlaneSettings
 from data_plane.worker import connect_temporal, serve
 from flowforge.devstack import start_control_plane, start_data_plane
 from flowforge.nats_accounts import BusAuthority
+from flowforge.payload_keys import load_or_create_payload_keys
 from flowforge.servers import ServerProcess, free_port
 from flowforge.vault_identities import VaultAuthority
 
@@ -260,6 +261,7 @@ async def running_stack(
     data_plane_options: Mapping[str, Any] | None = None,
     control_plane_options: Mapping[str, Any] | None = None,
     vault: VaultAuthority | None = None,
+    encrypt_payloads: bool = False,
 ) -> AsyncIterator[Stack]:
     """Start a control plane and a data plane; stop both on exit.
 
@@ -271,11 +273,15 @@ async def running_stack(
     process. The control plane also serves `other_pools` (no data plane is started for
     them). `data_plane_options` are further data-plane settings (e.g. the artefact store's),
     `control_plane_options` further control-plane settings (e.g. the control expiry).
-    With `vault`, the data plane reads secrets with the pool's AppRole from it.
+    With `vault`, the data plane reads secrets with the pool's AppRole from it. With
+    `encrypt_payloads`, Temporal payloads are encrypted with the keys of
+    `data_dir/payload-keys.json` (created if missing), which `Stack.temporal` holds too.
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
     key_path = data_dir / "signing-key.pem"
+    payload_keys_path = data_dir / "payload-keys.json" if encrypt_payloads else None
+    payload_keys = load_or_create_payload_keys(payload_keys_path) if payload_keys_path else None
     cp_settings = ControlPlaneSettings(
         port=free_port(),
         database_url=database_url,
@@ -295,10 +301,11 @@ async def running_stack(
         nats_credentials=authority.pool_credentials(pool),
         outbox_path=data_dir / "event-outbox.db",
         trusted_keys=[public_key_path(key_path)],
+        payload_keys_path=payload_keys_path,
         vault=vault.pool(pool) if vault is not None else None,
         **(data_plane_options or {}),
     )
-    temporal = await connect_temporal(temporal_server.address, "default")
+    temporal = await connect_temporal(temporal_server.address, "default", payload_keys)
     nc = await nats.connect(
         nats_server.address,
         drain_timeout=2,

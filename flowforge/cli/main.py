@@ -14,6 +14,7 @@ from flowforge.cli import (
     workflow,
     workspaces,
 )
+from flowforge.cli.codec import codec_server
 from flowforge.cli.dev import dev
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.command()(dev)
+app.command("codec-server")(codec_server)
 app.command()(identity.login)
 app.command()(identity.logout)
 app.command()(identity.whoami)

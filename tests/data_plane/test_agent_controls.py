@@ -33,7 +33,6 @@ from data_plane.protocol import (
     sign_control,
 )
 from data_plane.settings import load_trusted_keys
-from data_plane.worker import connect_temporal
 
 from fixtures.bus import messages_on
 from fixtures.http_peer import HttpPeer
@@ -185,7 +184,7 @@ async def test_a_redelivered_control_message_gets_the_first_answer(
     )
     bus.start()
     outbox = EventOutbox(tmp_path / "second-outbox.db", bus, stack.pool)
-    temporal = await connect_temporal(stack.dp_settings.temporal_address, "default")
+    temporal = stack.temporal
     receiver = ControlReceiver(
         bus, outbox, temporal, load_trusted_keys(stack.dp_settings.trusted_keys), stack.pool
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from temporalio.api.history.v1 import History
 
 from control_plane.db.engine import create_engine
 from control_plane.db.models import Base
@@ -83,7 +84,7 @@ async def every_row(database_url: str) -> str:
 
 async def history_bytes(stack: Stack, run_id: str) -> bytes:
     history = await stack.temporal.get_workflow_handle(run_id).fetch_history()
-    return bytes(history.to_proto().SerializeToString())
+    return bytes(History(events=history.events).SerializeToString())
 
 
 async def test_a_secret_reaches_its_nodes_and_leaks_nowhere(
