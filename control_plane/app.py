@@ -41,6 +41,7 @@ from control_plane.workspaces.service import ensure_default_project
 from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
     Bus,
+    KeySigner,
     artefact_stream_config,
     provision_pools,
 )
@@ -129,7 +130,7 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         # later) while the bus is away; /readyz says so.
         bus.start()
         dispatcher = Dispatcher(
-            bus, key, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
+            bus, KeySigner(key), sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
         )
         ingestor = EventIngestor(bus, sessions, settings.all_pools)
         launcher = Launcher(dispatcher, policies, settings.limits, settings.default_pool)

@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,10 +42,10 @@ from data_plane.protocol import (
     ControlMessage,
     RunDescriptor,
     RunStatus,
+    Signer,
     control_subject,
     runs_subject,
-    sign_control,
-    sign_descriptor,
+    seal,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,12 +55,12 @@ class Dispatcher:
     def __init__(
         self,
         bus: Bus,
-        signing_key: Ed25519PrivateKey,
+        signer: Signer,
         sessions: async_sessionmaker[AsyncSession],
         ttl: timedelta,
     ) -> None:
         self._bus = bus
-        self._key = signing_key
+        self._signer = signer
         self._sessions = sessions
         self._ttl = ttl
 
@@ -84,7 +83,7 @@ class Dispatcher:
                 return
             subject, headers = runs_subject(run.pool), {"Nats-Msg-Id": run.id}
             try:
-                envelope = sign_descriptor(await self._descriptor(session, run), self._key)
+                envelope = await seal(await self._descriptor(session, run), self._signer)
                 await self._bus.publish(subject, envelope, headers=headers)
             except (MessageTooLargeError, ValueError, RecursionError) as exc:
                 reason = f"the run cannot be dispatched: {exc}"
@@ -144,7 +143,7 @@ class Dispatcher:
             message = control_message(request, run.pool)
             await self._bus.publish(
                 control_subject(run.pool),
-                sign_control(message, self._key),
+                await seal(message, self._signer),
                 headers={"Nats-Msg-Id": request.id},
             )
             request.dispatched_at = now

@@ -27,13 +27,19 @@ def pool_role(pool: str) -> str:
     return f"flowforge-pool-{pool}"
 
 
-def control_plane_policy(mount: str, prefix: str) -> str:
+def control_plane_policy(mount: str, prefix: str, transit_key: str | None = None) -> str:
     """Write and delete secrets under the prefix; read no value (`secrets(projectId)` lists
-    the registry's records, never Vault's data)."""
-    return (
+    the registry's records, never Vault's data); sign with the transit key, if any."""
+    policy = (
         f'path "{mount}/data/{prefix}/*" {{ capabilities = ["create", "update"] }}\n'
         f'path "{mount}/metadata/{prefix}/*" {{ capabilities = ["delete"] }}\n'
     )
+    if transit_key is not None:
+        policy += (
+            f'path "transit/keys/{transit_key}" {{ capabilities = ["read"] }}\n'
+            f'path "transit/sign/{transit_key}" {{ capabilities = ["update"] }}\n'
+        )
+    return policy
 
 
 def pool_policy(mount: str, prefix: str, workspaces: list[str] | None) -> str:
@@ -67,10 +73,11 @@ class VaultAuthority:
     mount: str = "secret"
     prefix: str = "flowforge"
 
-    def control_plane(self) -> VaultSettings:
-        """The control plane's AppRole, created or updated; a secret id is issued once and
-        kept in its file."""
-        return self._identity(CONTROL_PLANE_ROLE, control_plane_policy(self.mount, self.prefix))
+    def control_plane(self, transit_key: str | None = None) -> VaultSettings:
+        """The control plane's AppRole, created or updated, signing with `transit_key` when
+        given; a secret id is issued once and kept in its file."""
+        policy = control_plane_policy(self.mount, self.prefix, transit_key)
+        return self._identity(CONTROL_PLANE_ROLE, policy)
 
     def pool(self, pool: str, workspaces: list[str] | None = None) -> VaultSettings:
         """A pool's AppRole reading the secrets of `workspaces` (every one when None)."""

@@ -57,7 +57,10 @@ from data_plane.protocol.models import (
 from data_plane.protocol.object_store import NatsArtefactStore
 from data_plane.protocol.s3_store import ArtefactS3Settings, S3ArtefactStore
 from data_plane.protocol.signing import (
+    KeySigner,
+    Signer,
     key_id_of,
+    seal,
     sign_control,
     sign_descriptor,
     verify_control,
@@ -149,6 +152,7 @@ __all__ = [
     "ControlSignal",
     "EventBatch",
     "EventKind",
+    "KeySigner",
     "NatsArtefactStore",
     "NodeStatus",
     "ParentLink",
@@ -159,6 +163,7 @@ __all__ = [
     "S3ArtefactStore",
     "SecretVersion",
     "SignedEnvelope",
+    "Signer",
     "TaskInfo",
     "Vault",
     "VaultSettings",
@@ -189,6 +194,7 @@ __all__ = [
     "pool_permissions",
     "provision_pools",
     "runs_subject",
+    "seal",
     "secret_path",
     "sign_control",
     "sign_descriptor",

@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -53,14 +53,47 @@ def key_id_of(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+class Signer(Protocol):
+    """What signs the control plane's messages: a local key (`KeySigner`) or a key that
+    never leaves Vault (`control_plane.signing.TransitSigner`)."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    async def sign(self, payload: bytes) -> bytes:
+        """The Ed25519 signature of `payload` by the key `key_id` names."""
+        ...
+
+
+class KeySigner:
+    """Signs with an Ed25519 private key held in memory (the PEM file's)."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self._key_id = key_id_of(private_key.public_key())
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    async def sign(self, payload: bytes) -> bytes:
+        return self._key.sign(payload)
+
+
+async def seal(message: RunDescriptor | ControlMessage, signer: Signer) -> bytes:
+    """Serialise and sign a descriptor or a control message; returns the envelope bytes to
+    publish. The same message gives the same bytes (Ed25519 signatures are deterministic)."""
+    payload = canonical_json(message.model_dump(mode="json"))
+    return _envelope(signer.key_id, payload, await signer.sign(payload))
+
+
 def sign_descriptor(descriptor: RunDescriptor, private_key: Ed25519PrivateKey) -> bytes:
-    """Serialise and sign a descriptor; returns the envelope bytes to publish."""
+    """`seal` with a local key, without an event loop (tools and tests)."""
     return _seal(descriptor, private_key)
 
 
 def sign_control(control: ControlMessage, private_key: Ed25519PrivateKey) -> bytes:
-    """Serialise and sign a control message; returns the envelope bytes to publish. The
-    same message gives the same bytes (Ed25519 signatures are deterministic)."""
+    """`seal` with a local key, without an event loop (tools and tests)."""
     return _seal(control, private_key)
 
 
@@ -136,10 +169,14 @@ def verify_control(
 
 def _seal(message: BaseModel, private_key: Ed25519PrivateKey) -> bytes:
     payload = canonical_json(message.model_dump(mode="json"))
+    return _envelope(key_id_of(private_key.public_key()), payload, private_key.sign(payload))
+
+
+def _envelope(key_id: str, payload: bytes, signature: bytes) -> bytes:
     envelope = SignedEnvelope(
-        key_id=key_id_of(private_key.public_key()),
+        key_id=key_id,
         payload=base64.b64encode(payload).decode(),
-        signature=base64.b64encode(private_key.sign(payload)).decode(),
+        signature=base64.b64encode(signature).decode(),
     )
     return canonical_json(envelope.model_dump())
 

@@ -8,6 +8,7 @@ they never hold a secret. Errors name the secret's path, never its value.
 """
 
 import asyncio
+import base64
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -140,6 +141,31 @@ class Vault:
                 path=path, mount_point=self._settings.mount
             ),
         )
+
+    async def transit_public_keys(self, key: str) -> dict[int, bytes]:
+        """The raw Ed25519 public keys of a transit key, by version."""
+        response = await self._call(
+            f"transit/keys/{key}",
+            lambda client: client.secrets.transit.read_key(name=key, mount_point="transit"),
+        )
+        return {
+            int(version): base64.b64decode(entry["public_key"])
+            for version, entry in response["data"]["keys"].items()
+        }
+
+    async def transit_sign(self, key: str, version: int, data: bytes) -> bytes:
+        """Sign `data` with one version of a transit Ed25519 key; the key stays in Vault."""
+        response = await self._call(
+            f"transit/keys/{key}",
+            lambda client: client.secrets.transit.sign_data(
+                name=key,
+                hash_input=base64.b64encode(data).decode(),
+                key_version=version,
+                mount_point="transit",
+            ),
+        )
+        # "vault:v<version>:<base64 signature>"
+        return base64.b64decode(response["data"]["signature"].split(":", 2)[2])
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.adapter.close)
