@@ -57,7 +57,7 @@ def pool_policy(mount: str, prefix: str, workspaces: list[str] | None) -> str:
 
 @dataclass
 class VaultAuthority:
-    """Creates the AppRoles of FlowForge's processes.
+    """Creates, rotates and revokes the AppRoles of FlowForge's processes.
 
     Args:
         address: Vault's URL.
@@ -83,6 +83,33 @@ class VaultAuthority:
         """A pool's AppRole reading the secrets of `workspaces` (every one when None)."""
         return self._identity(pool_role(pool), pool_policy(self.mount, self.prefix, workspaces))
 
+    def rotate(self, role: str) -> VaultSettings:
+        """Issue `role` a new secret id and destroy every older one: a process logs in
+        with the new file from then on (tokens already issued last until their TTL)."""
+        with self._client() as client:
+            try:
+                listed = client.auth.approle.list_secret_id_accessors(role_name=role)
+                accessors: list[str] = listed["data"]["keys"]
+            except hvac.exceptions.InvalidPath:
+                accessors = []
+            for accessor in accessors:
+                client.auth.approle.destroy_secret_id_accessor(
+                    role_name=role, secret_id_accessor=accessor
+                )
+            role_id: str = client.auth.approle.read_role_id(role_name=role)["data"]["role_id"]
+            issued: dict[str, Any] = client.auth.approle.generate_secret_id(role_name=role)
+        path = self._secret_id_path(role)
+        write_private(path, issued["data"]["secret_id"] + "\n")
+        return self._settings(role_id, path)
+
+    def revoke(self, role: str) -> None:
+        """Delete the AppRole and its policy: its secret ids stop logging in, and the
+        tokens it was issued, which carry only that policy, may read nothing any more."""
+        with self._client() as client:
+            client.auth.approle.delete_role(role_name=role)
+            client.sys.delete_policy(name=role)
+        self._secret_id_path(role).unlink(missing_ok=True)
+
     def _identity(self, role: str, policy: str) -> VaultSettings:
         path = self._secret_id_path(role)
         with self._client() as client:
@@ -101,10 +128,13 @@ class VaultAuthority:
             if not path.exists():
                 issued: dict[str, Any] = client.auth.approle.generate_secret_id(role_name=role)
                 write_private(path, issued["data"]["secret_id"] + "\n")
+        return self._settings(role_id, path)
+
+    def _settings(self, role_id: str, secret_id_path: Path) -> VaultSettings:
         return VaultSettings(
             address=self.address,
             role_id=role_id,
-            secret_id_path=path,
+            secret_id_path=secret_id_path,
             mount=self.mount,
             prefix=self.prefix,
         )

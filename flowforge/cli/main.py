@@ -8,6 +8,7 @@ from flowforge.cli import (
     members,
     nodes,
     policies,
+    pools,
     runs,
     tasks,
     tokens,
@@ -38,6 +39,7 @@ app.add_typer(workspaces.projects, name="projects")
 app.add_typer(members.app, name="members")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(policies.app, name="policies")
+app.add_typer(pools.app, name="pools")
 
 
 def main() -> None:

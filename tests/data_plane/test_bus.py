@@ -7,17 +7,13 @@ subjects its role needs; each pool reports on its own stream.
 """
 
 import asyncio
-import gc
 import uuid
-import warnings
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
-from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, StreamConfig
 
@@ -38,7 +34,7 @@ from data_plane.worker import serve
 from flowforge.inprocess import Stack
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
-from tests.fixtures.bus import messages_on
+from tests.fixtures.bus import Denials, connect_as, messages_on, refused
 
 from fixtures.http_peer import HttpPeer
 from fixtures.stack import assert_eventually
@@ -48,29 +44,6 @@ FLOW = {
     "name": "genuine",
     "nodes": [{"id": "only", "type": "core.transform", "config": {"value": {"ok": True}}}],
 }
-
-
-class Denials:
-    """Collects the refusals NATS reports to a connection (a denied publish raises nothing)."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    async def record(self, error: Exception) -> None:
-        self.errors.append(str(error))
-
-
-async def connect_as(
-    url: str, credentials: Path, inbox: str, denials: Denials | None = None, **options: Any
-) -> NatsClient:
-    return await nats.connect(
-        url,
-        user_credentials=str(credentials),
-        inbox_prefix=inbox,
-        error_cb=(denials or Denials()).record,
-        drain_timeout=2,
-        **options,
-    )
 
 
 async def test_without_credentials_nothing_connects(nats_server: ServerProcess) -> None:
@@ -257,21 +230,6 @@ async def test_revoked_credentials_are_cut_off_without_restarting_the_server(
     )
     assert fresh.is_connected
     await fresh.close()
-
-
-async def refused(connecting: Awaitable[NatsClient]) -> bool:
-    """Whether the server refuses the connection as unauthorised."""
-    # nats-py leaves the refused connection's socket open; close it here, quietly.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            await connecting
-        except nats.errors.Error as exc:
-            outcome = "Authorization Violation" in str(exc)
-        else:
-            outcome = False
-        gc.collect()
-    return outcome
 
 
 async def _has(denials: Denials, text: str) -> bool:
