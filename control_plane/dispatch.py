@@ -99,6 +99,9 @@ class Dispatcher:
         workflow = await session.get_one(Workflow, run.workflow_id)
         project = await session.get_one(Project, run.project_id)
         called = await _called(session, run)
+        definitions = [version.definition, *(child.definition for child in called.values())]
+        # Parsing large definitions takes tens of ms: off the event loop.
+        grants = await asyncio.to_thread(run_grants, definitions)
         now = datetime.now(UTC)
         return RunDescriptor(
             protocol=PROTOCOL_VERSION,
@@ -111,9 +114,7 @@ class Dispatcher:
             sha256=version.sha256,
             definition=version.definition,
             input=run.input,
-            secret_grants=run_grants(
-                [version.definition, *(child.definition for child in called.values())]
-            ),
+            secret_grants=grants,
             pool=run.pool,
             issued_at=now,
             expires_at=now + self._ttl,

@@ -135,6 +135,28 @@ async def test_a_run_whose_secret_was_deleted_since_its_version_was_published_is
     assert started["status"] == "QUEUED"
 
 
+async def test_a_run_whose_sub_workflow_lost_its_secret_is_refused_naming_that_workflow(
+    vault_api: Api,
+) -> None:
+    project = (await vault_api.default_project())["id"]
+    await vault_api.data(SET, p=project, n="ledger", v="v")
+    await _publish(vault_api, project, definition("booker", transform("book", secrets=["ledger"])))
+    caller = definition(
+        "caller", {"id": "call", "type": "core.subworkflow", "config": {"workflow": "booker"}}
+    )
+    workflow = (await _publish(vault_api, project, caller))["workflowId"]
+    await vault_api.data(DELETE, p=project, n="ledger")
+
+    body = await vault_api.graphql(START, w=workflow)
+
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert (
+        "node 'book' of workflow 'booker', secrets[0]: project secret 'ledger'"
+        in (error["message"])
+    )
+
+
 @pytest.fixture
 async def bus(nats_server: ServerProcess, bus_authority: BusAuthority) -> AsyncIterator[NatsClient]:
     """A connection with the control plane's credentials, to read the descriptors."""
