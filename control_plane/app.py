@@ -1,8 +1,8 @@
 """`create_app`: the control plane's Starlette application.
 
 Start-up applies migrations, makes sure the default workspace and project exist, registers
-the admin token, loads (or creates) the signing key, connects to NATS, and starts the event
-ingest and the dispatch sweep.
+the admin token, loads (or creates) the signing key, connects to NATS, builds the Vault
+client (when the settings name a Vault), and starts the event ingest and the dispatch sweep.
 """
 
 import asyncio
@@ -42,6 +42,7 @@ from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
     Bus,
     KeySigner,
+    Vault,
     artefact_stream_config,
     provision_pools,
 )
@@ -134,8 +135,10 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         )
         ingestor = EventIngestor(bus, sessions, settings.all_pools)
         launcher = Launcher(dispatcher, policies, settings.limits, settings.default_pool)
+        # It logs in at its first request: Vault being away delays no start.
+        vault = Vault(settings.vault, "the control plane") if settings.vault is not None else None
         endpoint.app = FlowForgeGraphQL(
-            Services(settings, sessions, registry, dispatcher, launcher, policies)
+            Services(settings, sessions, registry, dispatcher, launcher, policies, vault)
         )
         endpoint.authenticator = Authenticator(
             sessions,
@@ -160,6 +163,8 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await bus.close()
+            if vault is not None:
+                await vault.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:

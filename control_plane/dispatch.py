@@ -34,6 +34,7 @@ from control_plane.db.models import (
 )
 from control_plane.runs.control import expire
 from control_plane.runs.progress import fail_run
+from control_plane.secrets.grants import run_grants
 from data_plane.errors import BusUnavailableError, MessageTooLargeError
 from data_plane.protocol import (
     PROTOCOL_VERSION,
@@ -97,6 +98,10 @@ class Dispatcher:
         version = await session.get_one(WorkflowVersion, run.version_id)
         workflow = await session.get_one(Workflow, run.workflow_id)
         project = await session.get_one(Project, run.project_id)
+        called = await _called(session, run)
+        definitions = [version.definition, *(child.definition for child in called.values())]
+        # Parsing large definitions takes tens of ms: off the event loop.
+        grants = await asyncio.to_thread(run_grants, definitions)
         now = datetime.now(UTC)
         return RunDescriptor(
             protocol=PROTOCOL_VERSION,
@@ -109,11 +114,12 @@ class Dispatcher:
             sha256=version.sha256,
             definition=version.definition,
             input=run.input,
+            secret_grants=grants,
             pool=run.pool,
             issued_at=now,
             expires_at=now + self._ttl,
             nonce=secrets.token_hex(16),
-            subworkflows=await _called(session, run),
+            subworkflows=called,
         )
 
     async def dispatch_control_soon(self, control_id: str) -> None:

@@ -8,7 +8,8 @@ ControlPlaneError
  ├── ForbiddenError         FORBIDDEN
  │    └── PolicyDeniedError     POLICY_DENIED
  ├── ConfigurationError     CONFIGURATION
- └── PolicyError            POLICY_INVALID
+ ├── PolicyError            POLICY_INVALID
+ └── VaultUnavailableError  VAULT_UNAVAILABLE
 """
 
 from typing import Any
@@ -67,3 +68,10 @@ class PolicyError(ControlPlaneError):
     def __init__(self, message: str, module: str | None = None) -> None:
         super().__init__(message)
         self.module = module
+
+
+class VaultUnavailableError(ControlPlaneError):
+    """Vault cannot be reached now; nothing was stored, and the same request may be tried
+    again. The message says so without naming Vault's address (the log does)."""
+
+    code = "VAULT_UNAVAILABLE"

@@ -20,6 +20,7 @@ from data_plane.protocol import (
     POOL_PATTERN,
     ArtefactS3Settings,
     ArtefactStoreKind,
+    VaultSettings,
     check_artefact_settings,
 )
 
@@ -131,6 +132,12 @@ class ControlPlaneSettings(BaseSettings):
         description="Most bytes the bucket may hold (-1: as much as JetStream allows); a "
         "full bucket refuses new artefacts (ArtefactStoreFull). Applied when the bucket "
         "is created.",
+    )
+    vault: VaultSettings | None = Field(
+        None,
+        description="How the control plane reaches Vault (or OpenBao) to write and delete "
+        "project secrets, with an AppRole that may read none (FLOWFORGE_CP_VAULT__ADDRESS, "
+        "__ROLE_ID, __SECRET_ID_PATH, __MOUNT, __PREFIX); None: secrets cannot be set.",
     )
     limits: LimitSettings = Field(
         default_factory=LimitSettings,

@@ -35,6 +35,7 @@ class Permission(StrEnum):
     OPERATE_RUNS = "operate runs"
     DECIDE_TASKS = "decide tasks"
     PUBLISH = "publish"
+    MANAGE_SECRETS = "manage secrets"
     MANAGE_PROJECTS = "manage projects"
     MANAGE_MEMBERS = "manage members"
     MANAGE_TOKENS = "manage tokens"
@@ -49,6 +50,7 @@ MINIMUM_ROLE: dict[Permission, Role | None] = {
     Permission.OPERATE_RUNS: Role.OPERATOR,
     Permission.DECIDE_TASKS: Role.OPERATOR,
     Permission.PUBLISH: Role.EDITOR,
+    Permission.MANAGE_SECRETS: Role.EDITOR,
     Permission.MANAGE_PROJECTS: Role.OWNER,
     Permission.MANAGE_MEMBERS: Role.OWNER,
     Permission.MANAGE_TOKENS: Role.OWNER,

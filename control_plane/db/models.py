@@ -33,6 +33,9 @@ from data_plane.protocol import (
     RunStatus,
 )
 
+# The longest name `data_plane.protocol.check_secret_name` accepts.
+SECRET_NAME_LENGTH = 128
+
 IDEMPOTENCY_KEY_LENGTH = 200
 # Room for the longest event id the protocol accepts (`RunEvent.event_id`, run id, node id
 # and iteration path included); tests hold the two together.
@@ -312,6 +315,23 @@ class Policy(Base):
     source: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class Secret(Base):
+    """A project secret as the registry knows it: its name and the Vault version last
+    written. The value is in Vault only, at `<prefix>/<workspace>/<project>/<name>`."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(SECRET_NAME_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    # The principal that wrote the current version.
+    set_by: Mapped[str] = mapped_column(String(MAX_PRINCIPAL_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TaskStatus(StrEnum):

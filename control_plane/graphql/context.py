@@ -29,6 +29,7 @@ from control_plane.settings import ControlPlaneSettings
 from control_plane.tasks.service import RecordedDecision, assignees_of, decisions_of
 from control_plane.workflows.service import versions_of
 from control_plane.workspaces.service import project_workspaces, workspaces_present
+from data_plane.protocol import Vault
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Services:
     dispatcher: Dispatcher
     launcher: Launcher
     policies: PolicyGuard
+    # None without Vault settings: secrets cannot be set then, and none exist to grant.
+    vault: Vault | None = None
 
 
 class ListKey(NamedTuple):

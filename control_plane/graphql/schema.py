@@ -29,6 +29,9 @@ from control_plane.policies.queries import Query as PolicyQuery
 from control_plane.runs import permissions as run_permissions
 from control_plane.runs.mutations import Mutation as RunMutation
 from control_plane.runs.queries import Query as RunQuery
+from control_plane.secrets import permissions as secret_permissions
+from control_plane.secrets.mutations import Mutation as SecretMutation
+from control_plane.secrets.queries import Query as SecretQuery
 from control_plane.tasks import permissions as task_permissions
 from control_plane.tasks.mutations import Mutation as TaskMutation
 from control_plane.tasks.queries import Query as TaskQuery
@@ -50,6 +53,7 @@ Query = merge_types(
         MemberQuery,
         TokenQuery,
         PolicyQuery,
+        SecretQuery,
         WorkflowQuery,
         RunQuery,
         NodeQuery,
@@ -63,6 +67,7 @@ Mutation = merge_types(
         MemberMutation,
         TokenMutation,
         PolicyMutation,
+        SecretMutation,
         WorkflowMutation,
         RunMutation,
         TaskMutation,
@@ -76,6 +81,7 @@ DECLARATIONS = Declarations.merge(
         member_permissions.DECLARATIONS,
         token_permissions.DECLARATIONS,
         policy_permissions.DECLARATIONS,
+        secret_permissions.DECLARATIONS,
         workflow_permissions.DECLARATIONS,
         run_permissions.DECLARATIONS,
         node_permissions.DECLARATIONS,

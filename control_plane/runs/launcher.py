@@ -12,6 +12,7 @@ from control_plane.dispatch import Dispatcher
 from control_plane.limits import LimitSettings
 from control_plane.policies.guard import PolicyGuard
 from control_plane.runs import service
+from control_plane.secrets.grants import check_run_secrets
 from control_plane.workflows.service import get_workflow
 from control_plane.workspaces.service import check_active
 
@@ -39,7 +40,8 @@ class Launcher:
             NotFoundError: unknown workflow or version.
             ForbiddenError: the principal may not start runs in the workflow's project.
             PolicyDeniedError: a policy refused the start (nothing is stored).
-            InvalidInputError: the project is archived, or the input or key is refused.
+            InvalidInputError: the project is archived, the input or key is refused, or
+                the run maps a project secret deleted since its version was published.
         """
         session = transaction.session
         workflow = await get_workflow(session, workflow_id)
@@ -57,6 +59,11 @@ class Launcher:
         )
         if created:
             version_row = await session.get_one(WorkflowVersion, run.version_id)
+            called = [
+                (await session.get_one(WorkflowVersion, version_id)).definition
+                for version_id in (run.subworkflows or {}).values()
+            ]
+            await check_run_secrets(session, project.id, [version_row.definition, *called])
             await self.policies.check(session, "start", principal, version_row, pool=run.pool)
             run_id = run.id
             transaction.after_commit(lambda: self.dispatcher.dispatch_soon(run_id))

@@ -14,6 +14,12 @@ from control_plane.errors import NotFoundError
 from control_plane.input_schema import input_schema_problems
 from control_plane.limits import LimitSettings, check_json_value
 from control_plane.pagination import ListPage, page_of
+from control_plane.secrets.grants import (
+    MappedSecret,
+    mapped_secrets,
+    missing_secrets,
+    publish_issue,
+)
 from control_plane.workflows.calls import calls_in
 from control_plane.workspaces.service import check_active
 
@@ -29,7 +35,8 @@ async def publish_workflow(
     """Validate `data` and store it as the next version of the workflow it names.
 
     A node may be pinned only to one of `pools`, the pools this control plane serves:
-    events from any other would never be read.
+    events from any other would never be read. Every project secret a node maps must
+    exist in the project.
 
     Publishing content identical to an existing version returns that version, also when
     the same content is published concurrently.
@@ -48,8 +55,9 @@ async def publish_workflow(
     prepared = await asyncio.to_thread(_prepare, data, registry, limits, pools)
     if isinstance(prepared, list):
         return prepared
-    name, canonical, sha256 = prepared
+    name, canonical, sha256, secrets = prepared
     issues = await _call_issues(session, project_id, name, canonical)
+    issues += [publish_issue(m) for m in await missing_secrets(session, project_id, secrets)]
     if issues:
         return issues
     workflow = await _locked_workflow(session, project_id, name)
@@ -116,8 +124,9 @@ async def _call_issues(
 
 def _prepare(
     data: Mapping[str, Any], registry: NodeRegistry, limits: LimitSettings, pools: Sequence[str]
-) -> tuple[str, dict[str, Any], str] | list[DefinitionIssue]:
-    """(name, canonical form, sha256) of a publishable definition, or its issues."""
+) -> tuple[str, dict[str, Any], str, list[MappedSecret]] | list[DefinitionIssue]:
+    """(name, canonical form, sha256, the project secrets it maps) of a publishable
+    definition, or its issues."""
     size, depth = limits.max_definition_bytes, limits.max_definition_depth
     check_json_value(data, "definition", size, depth, "definition")
     definition, issues = validate_definition(data, registry)
@@ -138,7 +147,7 @@ def _prepare(
         return problems
     canonical = definition.canonical()
     check_json_value(canonical, "definition", size, depth, "definition")
-    return definition.name, canonical, definition_sha256(canonical)
+    return definition.name, canonical, definition_sha256(canonical), mapped_secrets(definition)
 
 
 async def _locked_workflow(session: AsyncSession, project_id: str, name: str) -> Workflow:

@@ -10,6 +10,7 @@ from flowforge.cli import (
     policies,
     pools,
     runs,
+    secrets,
     tasks,
     tokens,
     workflow,
@@ -19,8 +20,8 @@ from flowforge.cli.codec import codec_server
 from flowforge.cli.dev import dev
 
 app = typer.Typer(
-    help="FlowForge: publish workflows, start and inspect runs, decide tasks, govern "
-    "workspaces, members, tokens and policies, run the dev stack.",
+    help="FlowForge: publish workflows, start and inspect runs, decide tasks, set secrets, "
+    "govern workspaces, members, tokens and policies, run the dev stack.",
     no_args_is_help=True,
 )
 app.command()(dev)
@@ -40,6 +41,7 @@ app.add_typer(members.app, name="members")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(policies.app, name="policies")
 app.add_typer(pools.app, name="pools")
+app.add_typer(secrets.app, name="secrets")
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ answers B's viewer and shows A's owner nothing.
 
 One world per backend (a module-scoped fixture): two workspaces with a token per role, a
 published workflow, a run with node executions, an open approval task with a decision,
-control requests, a member and a spare token each. Each test loops over its cases and
-reports every mismatch at once.
+control requests, a member, a spare token and a secret (in the session's OpenBao) each.
+Each test loops over its cases and reports every mismatch at once.
 """
 
 import itertools
@@ -31,6 +31,7 @@ from control_plane.runs.service import start_run
 from data_plane.protocol import RunEvent, TaskInfo, WaitInfo
 from flowforge.nats_accounts import BusAuthority
 from flowforge.servers import ServerProcess
+from flowforge.vault_identities import VaultAuthority
 
 from fixtures.api import Api, serving_api
 
@@ -75,7 +76,18 @@ class Tenant:
     @property
     def markers(self) -> list[str]:
         """Strings only this tenant's data contains: none may reach another tenant."""
-        named = ("ws", "flow", "input-secret", "node-input", "task", "member@", "signal", "spare")
+        named = (
+            "ws",
+            "flow",
+            "input-secret",
+            "node-input",
+            "task",
+            "member@",
+            "signal",
+            "spare",
+            "vault-secret",
+            "secret-value",
+        )
         ids = [self.workspace, self.project, self.workflow, self.run]
         return [*ids, *(f"{self.tag}-{n}" for n in named)]
 
@@ -125,7 +137,10 @@ SNAPSHOT = """query($w: ID!, $p: ID!) {
   apiTokens(workspaceId: $w) { id name role revokedAt }
   workflows(projectId: $p) { id name versions { version } }
   runs(projectId: $p, first: 200) { nodes { id status controlRequests { id action } } }
-  tasks(projectId: $p, first: 200) { nodes { id status decisions { decidedBy } } } }"""
+  tasks(projectId: $p, first: 200) { nodes { id status decisions { decidedBy } } }
+  secrets(projectId: $p) { name version updatedAt } }"""
+SET_SECRET = """mutation($p: ID!, $n: String!, $v: String!) { setSecret(projectId: $p, name: $n,
+  value: $v) { __typename } }"""
 
 
 def waiting(run_id: str, title: str) -> RunEvent:
@@ -175,6 +190,7 @@ async def build_tenant(api: Api, tag: str, workspace: str, project: str) -> Tena
     member = f"user:{tag}-member@example.com"
     await done(api, ADD_MEMBER, w=workspace, m=member)
     spare = await done(api, CREATE_TOKEN, w=workspace, n=f"{tag}-spare")
+    await done(api, SET_SECRET, p=project, n=f"{tag}-vault-secret", v=f"{tag}-secret-value")
     return Tenant(
         tag=tag,
         workspace=workspace,
@@ -199,6 +215,7 @@ async def world(
     request: pytest.FixtureRequest,
     nats_server: ServerProcess,
     bus_authority: BusAuthority,
+    vault_authority: VaultAuthority,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[World]:
     """Workspace A (`default`) and B (`bravo-ws`), built once per backend."""
@@ -207,7 +224,8 @@ async def world(
         url = f"sqlite+aiosqlite:///{data_dir / 'registry.db'}"
     else:
         url = request.getfixturevalue("make_database_url")("tenant_isolation")
-    async with serving_api(url, nats_server, bus_authority, data_dir) as api:
+    vault = vault_authority.control_plane()
+    async with serving_api(url, nats_server, bus_authority, data_dir, vault=vault) as api:
         await api.ready()
         default = await api.default_project()
         a = await build_tenant(api, "alpha", default["workspaceId"], default["id"])
@@ -255,6 +273,12 @@ async def _new_member(world: World) -> dict[str, Any]:
 async def _new_token(world: World) -> dict[str, Any]:
     made = await world.do(CREATE_TOKEN, w=world.b.workspace, n=world.unique("probe"))
     return {"id": made["apiToken"]["id"]}
+
+
+async def _new_secret(world: World) -> dict[str, Any]:
+    name = world.unique("probe")
+    await world.do(SET_SECRET, p=world.b.project, n=name, v="probe-value")
+    return {"p": world.b.project, "n": name}
 
 
 async def _new_workspace(world: World) -> dict[str, Any]:
@@ -321,6 +345,9 @@ CASES: dict[str, Case] = {
     "Query.tasks": Case(
         "VIEWER", "query($p: ID!) { tasks(projectId: $p) { nodes { id } } }", on(p="project")
     ),
+    "Query.secrets": Case(
+        "VIEWER", "query($p: ID!) { secrets(projectId: $p) { name } }", on(p="project")
+    ),
     "Query.policies": Case(ADMIN, "{ policies { name } }", _nothing),
     "Mutation.setPolicy": Case(ADMIN, SET_POLICY, fresh(_harmless_policy)),
     "Mutation.deletePolicy": Case(
@@ -380,6 +407,16 @@ CASES: dict[str, Case] = {
     "Mutation.createApiToken": Case("OWNER", CREATE_TOKEN, on(w="workspace", n="tag")),
     "Mutation.revokeApiToken": Case(
         "OWNER", "mutation($id: ID!) { revokeApiToken(id: $id) { __typename } }", fresh(_new_token)
+    ),
+    "Mutation.setSecret": Case(
+        "EDITOR",
+        SET_SECRET,
+        fresh(lambda world: _value(p=world.b.project, n=world.unique("probe"), v="probe-value")),
+    ),
+    "Mutation.deleteSecret": Case(
+        "EDITOR",
+        "mutation($p: ID!, $n: String!) { deleteSecret(projectId: $p, name: $n) { __typename } }",
+        fresh(_new_secret),
     ),
     "Mutation.publishWorkflow": Case(
         "EDITOR", PUBLISH, fresh(lambda world: _value(p=world.b.project, d=PROBE))
@@ -538,6 +575,7 @@ NESTED = {
     "workflows": ("projectId", "project"),
     "runs": ("projectId", "project"),
     "tasks": ("projectId", "project"),
+    "secrets": ("projectId", "project"),
     "projects": ("workspaceId", "workspace"),
     "members": ("workspaceId", "workspace"),
 }
