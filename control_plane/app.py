@@ -35,13 +35,14 @@ from control_plane.policies.guard import PolicyGuard
 from control_plane.request_body import RequestBodyError, read_checked_body
 from control_plane.runs.launcher import Launcher
 from control_plane.settings import ControlPlaneSettings
-from control_plane.signing import load_or_create_signing_key
+from control_plane.signing import TransitSigner, load_or_create_signing_key
 from control_plane.tokens.service import ensure_admin_token
 from control_plane.workspaces.service import ensure_default_project
 from data_plane.protocol import (
     CONTROL_PLANE_INBOX,
     Bus,
     KeySigner,
+    Signer,
     Vault,
     artefact_stream_config,
     provision_pools,
@@ -120,7 +121,14 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
             await ensure_default_project(session)
             if settings.admin_token is not None:
                 await ensure_admin_token(session, "admin", settings.admin_token.get_secret_value())
-        key = load_or_create_signing_key(settings.signing_key_path)
+        # It logs in at its first request: Vault being away delays no start (unless it
+        # holds the signing key).
+        vault = Vault(settings.vault, "the control plane") if settings.vault is not None else None
+        signer: Signer
+        if settings.signing_transit_key is not None and vault is not None:
+            signer = await TransitSigner.load(vault, settings.signing_transit_key)
+        else:
+            signer = KeySigner(load_or_create_signing_key(settings.signing_key_path))
         bus = Bus(
             settings.nats_url,
             name="control-plane",
@@ -131,12 +139,10 @@ def create_app(settings: ControlPlaneSettings, registry: NodeRegistry | None = N
         # later) while the bus is away; /readyz says so.
         bus.start()
         dispatcher = Dispatcher(
-            bus, KeySigner(key), sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
+            bus, signer, sessions, timedelta(seconds=settings.descriptor_ttl_seconds)
         )
         ingestor = EventIngestor(bus, sessions, settings.all_pools)
         launcher = Launcher(dispatcher, policies, settings.limits, settings.default_pool)
-        # It logs in at its first request: Vault being away delays no start.
-        vault = Vault(settings.vault, "the control plane") if settings.vault is not None else None
         endpoint.app = FlowForgeGraphQL(
             Services(settings, sessions, registry, dispatcher, launcher, policies, vault)
         )

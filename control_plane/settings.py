@@ -139,6 +139,14 @@ class ControlPlaneSettings(BaseSettings):
         "project secrets, with an AppRole that may read none (FLOWFORGE_CP_VAULT__ADDRESS, "
         "__ROLE_ID, __SECRET_ID_PATH, __MOUNT, __PREFIX); None: secrets cannot be set.",
     )
+    signing_transit_key: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Name of an Ed25519 key of Vault's transit engine (mounted at transit/) "
+        "that signs descriptors and control messages, its newest version when the control "
+        "plane starts; the key never leaves Vault (needs `vault`, whose AppRole may sign "
+        "with it). None: the PEM file at signing_key_path.",
+    )
     limits: LimitSettings = Field(
         default_factory=LimitSettings,
         description="What one request may ask of the control plane (see docs/security.md).",
@@ -147,6 +155,16 @@ class ControlPlaneSettings(BaseSettings):
     @model_validator(mode="after")
     def _check_artefact_store(self) -> Self:
         check_artefact_settings(self, self.model_config["env_prefix"])
+        return self
+
+    @model_validator(mode="after")
+    def _transit_needs_vault(self) -> Self:
+        if self.signing_transit_key is not None and self.vault is None:
+            raise ValueError(
+                "signing_transit_key signs through Vault: set FLOWFORGE_CP_VAULT__ADDRESS, "
+                "__ROLE_ID and __SECRET_ID_PATH too, or leave it unset to sign with the PEM "
+                "file at FLOWFORGE_CP_SIGNING_KEY_PATH"
+            )
         return self
 
     @field_validator("pools", "instance_admins", "policy_paths", mode="before")

@@ -140,7 +140,10 @@ class DevStack:
             self._step(
                 "control plane",
                 lambda: self._start_control_plane(
-                    nats.address, authority.control_plane_credentials(), key_path
+                    nats.address,
+                    authority.control_plane_credentials(),
+                    key_path,
+                    vault.control_plane(),
                 ),
                 http_probe(f"http://127.0.0.1:{self.ports.api}/healthz"),
                 self.control_plane_health,
@@ -193,7 +196,7 @@ class DevStack:
         return process
 
     def _start_control_plane(
-        self, nats_url: str, credentials: Path, key_path: Path
+        self, nats_url: str, credentials: Path, key_path: Path, vault: VaultSettings
     ) -> ServerProcess:
         env = {
             "FLOWFORGE_CP_PORT": str(self.ports.api),
@@ -204,6 +207,7 @@ class DevStack:
             "FLOWFORGE_CP_ADMIN_TOKEN": self.admin_token,
             # A development stack: GraphiQL and introspection for its own user.
             "FLOWFORGE_CP_EXPOSE_SCHEMA": "true",
+            "FLOWFORGE_CP_VAULT": vault.model_dump_json(),
         }
         return start_control_plane(env, self.data_dir / "logs" / "control-plane.log")
 

@@ -273,13 +273,16 @@ async def running_stack(
     process. The control plane also serves `other_pools` (no data plane is started for
     them). `data_plane_options` are further data-plane settings (e.g. the artefact store's),
     `control_plane_options` further control-plane settings (e.g. the control expiry).
-    With `vault`, the data plane reads secrets with the pool's AppRole from it. With
+    With `vault`, the control plane writes secrets to it and the data plane reads them, each
+    with its own AppRole. With
     `encrypt_payloads`, Temporal payloads are encrypted with the keys of
     `data_dir/payload-keys.json` (created if missing), which `Stack.temporal` holds too.
     """
     pool = f"t{uuid.uuid4().hex[:10]}"
     token = f"test-token-{uuid.uuid4().hex}"
     key_path = data_dir / "signing-key.pem"
+    control_plane_options = control_plane_options or {}
+    transit_key = control_plane_options.get("signing_transit_key")
     payload_keys_path = data_dir / "payload-keys.json" if encrypt_payloads else None
     payload_keys = load_or_create_payload_keys(payload_keys_path) if payload_keys_path else None
     cp_settings = ControlPlaneSettings(
@@ -292,7 +295,8 @@ async def running_stack(
         default_pool=pool,
         pools=list(other_pools),
         expose_schema=True,
-        **{"redispatch_interval": 0.5, **(control_plane_options or {})},
+        vault=vault.control_plane(transit_key) if vault is not None else None,
+        **{"redispatch_interval": 0.5, **control_plane_options},
     )
     dp_settings = DataPlaneSettings(
         pool=pool,
@@ -300,10 +304,9 @@ async def running_stack(
         nats_url=nats_server.address,
         nats_credentials=authority.pool_credentials(pool),
         outbox_path=data_dir / "event-outbox.db",
-        trusted_keys=[public_key_path(key_path)],
         payload_keys_path=payload_keys_path,
         vault=vault.pool(pool) if vault is not None else None,
-        **(data_plane_options or {}),
+        **{"trusted_keys": [public_key_path(key_path)], **(data_plane_options or {})},
     )
     temporal = await connect_temporal(temporal_server.address, "default", payload_keys)
     nc = await nats.connect(

@@ -2,7 +2,9 @@
 through the transit API, each key version has its own key id, and pools trusting the old
 and the new version accept both during a rotation."""
 
+import base64
 import uuid
+from pathlib import Path
 
 import hvac
 import pytest
@@ -12,6 +14,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from control_plane.signing import TransitSigner, public_key_pem
 from data_plane.errors import DescriptorRejectedError, SecretAccessDeniedError
 from data_plane.protocol import Vault, key_id_of, seal, verify_descriptor
+from flowforge.inprocess import running_stack
+from flowforge.nats_accounts import BusAuthority
+from flowforge.servers import ServerProcess
 from flowforge.vault_identities import VaultAuthority
 
 from fixtures.descriptors import make_descriptor
@@ -78,3 +83,38 @@ async def test_the_control_planes_approle_signs_only_with_its_own_transit_key(
             await vault.transit_sign(other, 1, b"payload")
     finally:
         await vault.close()
+
+
+async def test_a_stack_whose_control_plane_signs_in_vault_runs_what_it_dispatches(
+    vault_server: VaultServer,
+    vault_authority: VaultAuthority,
+    transit_key: str,
+    sqlite_url: str,
+    temporal_server: ServerProcess,
+    nats_server: ServerProcess,
+    bus_authority: BusAuthority,
+    tmp_path: Path,
+) -> None:
+    root = hvac.Client(url=vault_server.address, token=vault_server.root_token)
+    public = root.secrets.transit.read_key(name=transit_key)["data"]["keys"]["1"]["public_key"]
+    trusted_pem = tmp_path / "transit.pub.pem"
+    trusted_pem.write_bytes(public_key_pem(base64.b64decode(public)))
+    async with running_stack(
+        sqlite_url,
+        temporal_server,
+        nats_server,
+        tmp_path,
+        bus_authority,
+        control_plane_options={"signing_transit_key": transit_key},
+        data_plane_options={"trusted_keys": [trusted_pem]},
+        vault=vault_authority,
+    ) as stack:
+        flow = {
+            "apiVersion": "flowforge/v1",
+            "name": "signed-in-vault",
+            "nodes": [{"id": "only", "type": "core.transform", "config": {"value": {"a": 1}}}],
+        }
+        run = await stack.run_to_end(flow)
+    assert run["status"] == "SUCCEEDED", run
+    # No PEM key was made: the only signing key is Vault's.
+    assert not (tmp_path / "signing-key.pem").exists()
