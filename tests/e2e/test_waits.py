@@ -141,7 +141,9 @@ async def test_a_signal_that_never_comes_takes_the_timeout_port(stack: Stack) ->
 
 
 async def test_a_signal_sent_before_the_wait_is_reached_is_kept_for_it(stack: Stack) -> None:
-    definition = waiting_between("wait-early-signal", duration="1s")
+    # Long enough that the poll below sees `hold` waiting even on a loaded machine: the
+    # signal must arrive before `then` is reached.
+    definition = waiting_between("wait-early-signal", duration="4s")
     definition["nodes"].insert(
         2, {"id": "then", "type": "core.wait", "config": {"signal": "ready"}}
     )
