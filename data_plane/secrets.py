@@ -111,9 +111,15 @@ def redacting_logs(known: KnownSecrets) -> Iterator[None]:
 
 
 async def fetch_secrets(
-    vault: Vault | None, grants: SecretGrants | None, names: Mapping[str, str], node_id: str
+    vault: Vault | None,
+    grants: SecretGrants | None,
+    names: Mapping[str, str],
+    node_id: str,
+    held: dict[str, SecretStr] | None = None,
 ) -> dict[str, SecretStr]:
-    """Read the secrets a node maps (name it sees -> project secret name) from Vault.
+    """Read the secrets a node maps (name it sees -> project secret name) from Vault,
+    returned by the name the node sees. `held` (by project secret name) keeps what one
+    activity attempt read already: the steps of a chain, one attempt, read each once.
 
     Raises:
         SecretNotGrantedError: a name the run's descriptor does not grant, or a data plane
@@ -135,9 +141,9 @@ async def fetch_secrets(
             "FLOWFORGE_DP_VAULT__ADDRESS, __ROLE_ID and __SECRET_ID_PATH"
         )
     assert grants is not None
-    prefix = vault.settings.prefix
-    fetched: dict[str, SecretStr] = {}
-    for seen, name in names.items():
-        path = secret_path(prefix, grants.workspace_id, grants.project_id, name)
-        fetched[seen] = SecretStr((await vault.read(path)).value)
-    return fetched
+    held = {} if held is None else held
+    for name in dict.fromkeys(names.values()):
+        if name not in held:
+            path = secret_path(vault.settings.prefix, grants.workspace_id, grants.project_id, name)
+            held[name] = SecretStr((await vault.read(path)).value)
+    return {seen: held[name] for seen, name in names.items()}

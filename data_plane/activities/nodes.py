@@ -120,11 +120,14 @@ class NodeActivities:
         self._outbox.put(request.events)
         results: list[RunNodeResult] = []
         node_input = request.steps[0].input
+        # One attempt: a secret two steps map is read once.
+        held: dict[str, SecretStr] = {}
         for step in request.steps:
             started_at = datetime.now(UTC)
             try:
                 async with asyncio.timeout(step.timeout_seconds):
-                    result = await self._run(step.model_copy(update={"input": node_input}), 1)
+                    step_request = step.model_copy(update={"input": node_input})
+                    result = await self._run(step_request, 1, held)
             except Exception as exc:
                 failure = _as_application_error(exc, step.timeout_seconds)
                 return RunChainResult(
@@ -151,10 +154,14 @@ class NodeActivities:
     async def publish_events(self, request: PublishEventsInput) -> None:
         self._outbox.put(request.events)
 
-    async def _run(self, request: RunNodeInput, attempt: int) -> NodeResult:
-        """Fetch the node's secrets, execute it holding them, and redact them from what
-        it returns or raises."""
-        secrets = await fetch_secrets(self._vault, request.grants, request.secrets, request.node_id)
+    async def _run(
+        self, request: RunNodeInput, attempt: int, held: dict[str, SecretStr] | None = None
+    ) -> NodeResult:
+        """Fetch the node's secrets (those not `held` by the attempt already), execute it
+        holding them, and redact them from what it returns or raises."""
+        secrets = await fetch_secrets(
+            self._vault, request.grants, request.secrets, request.node_id, held
+        )
         if not secrets:
             return await self._execute(request, attempt, secrets)
         with self._known.holding([value.get_secret_value() for value in secrets.values()]):

@@ -55,6 +55,8 @@ def leaking_flow(name: str, peer: HttpPeer, fail: bool = False) -> dict[str, Any
     nodes: list[dict[str, Any]] = [
         {"id": "leak", "type": "test.leak_secret", "secrets": token, "config": {"fail": fail}},
         {"id": "local", "type": "test.leak_secret_local", "secrets": token},
+        # After `local`: the two run as one chain, one local activity.
+        {"id": "chained", "type": "test.leak_secret_local", "secrets": token},
         {
             "id": "call",
             "type": "core.http",
@@ -65,7 +67,8 @@ def leaking_flow(name: str, peer: HttpPeer, fail: bool = False) -> dict[str, Any
             },
         },
     ]
-    return {"apiVersion": "flowforge/v1", "name": name, "nodes": nodes}
+    edges = [{"from": "local", "to": "chained"}]
+    return {"apiVersion": "flowforge/v1", "name": name, "nodes": nodes, "edges": edges}
 
 
 async def every_row(database_url: str) -> str:
@@ -97,7 +100,7 @@ async def test_a_secret_reaches_its_nodes_and_leaks_nowhere(
     run = await stack.run_to_end(leaking_flow("leaks", http_peer))
     assert run["status"] == "SUCCEEDED", run
     nodes = {node["nodeId"]: node for node in run["nodes"]}
-    for node_id in ("leak", "local"):
+    for node_id in ("leak", "local", "chained"):
         # The node had the value (its length), and its echoes of it were redacted.
         assert nodes[node_id]["output"] == {
             "echoed": "token=[redacted]",
