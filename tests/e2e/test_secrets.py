@@ -19,6 +19,7 @@ from data_plane.protocol import events_subject
 from tests.fixtures.bus import messages_on
 
 from fixtures.http_peer import HttpPeer
+from fixtures.replay import record, replay
 from fixtures.stack import Stack
 
 SET_SECRET = """mutation($p: ID!, $n: String!, $v: String!) {
@@ -118,6 +119,10 @@ async def test_a_secret_reaches_its_nodes_and_leaks_nowhere(
     for run_id in (run["id"], failed["id"]):
         assert needle not in await history_bytes(stack, run_id)
         assert value not in str(await stack.run(run_id))
+    # A run with secret grants replays, and is kept for the replay tests (it holds none).
+    history = await stack.temporal.get_workflow_handle(run["id"]).fetch_history()
+    await replay(history)
+    record(history, "secret-grants")
     events = await messages_on(stack.nats, events_subject(stack.pool), limit=10_000)
     assert events, "the runs reported events"
     assert not [msg.subject for msg in events if needle in msg.data]
