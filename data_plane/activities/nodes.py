@@ -175,7 +175,7 @@ class NodeActivities:
                     failure.type,
                     failure.non_retryable,
                 ) from None
-            return NodeResult(output=self._known.redact(result.output), port=result.port)
+            return result
 
     async def _execute(
         self, request: RunNodeInput, attempt: int, secrets: dict[str, SecretStr]
@@ -203,8 +203,10 @@ class NodeActivities:
         target = find_breaker_target(node_cls, config, node_input) if limits else None
         with self._breakers.guarding(node_cls.type, target, limits):
             result = await execute_node(node_cls, config, node_input, context)
+        # Redacted before it may be stored as an artefact, which would keep it whole.
+        redacted = self._known.redact(result.output) if secrets else result.output
         output = await by_reference_if_large(
-            result.output, request.node_id, self._max_output_bytes, self._artefacts
+            redacted, request.node_id, self._max_output_bytes, self._artefacts
         )
         return NodeResult(output=output, port=result.port)
 

@@ -15,7 +15,7 @@ from temporalio.api.history.v1 import History
 
 from control_plane.db.engine import create_engine
 from control_plane.db.models import Base
-from data_plane.protocol import events_subject
+from data_plane.protocol import ARTEFACT_BUCKET, as_artefact_ref, events_subject
 from tests.fixtures.bus import messages_on
 
 from fixtures.http_peer import HttpPeer
@@ -58,6 +58,8 @@ def leaking_flow(name: str, peer: HttpPeer, fail: bool = False) -> dict[str, Any
         {"id": "local", "type": "test.leak_secret_local", "secrets": token},
         # After `local`: the two run as one chain, one local activity.
         {"id": "chained", "type": "test.leak_secret_local", "secrets": token},
+        # An output over the inline limit: kept as an artefact, by reference.
+        {"id": "big", "type": "test.leak_secret", "secrets": token, "config": {"pad_kb": 300}},
         {
             "id": "call",
             "type": "core.http",
@@ -107,7 +109,10 @@ async def test_a_secret_reaches_its_nodes_and_leaks_nowhere(
             "echoed": "token=[redacted]",
             "nested": {"[redacted]": ["[redacted]"]},
             "length": len(value),
+            "padding": "",
         }
+    big = as_artefact_ref(nodes["big"]["output"])
+    assert big is not None, nodes["big"]
     assert nodes["call"]["output"]["body"]["headers"]["authorization"] == "Bearer [redacted]"
 
     failed = await stack.run_to_end(leaking_flow("leaks-failing", http_peer, fail=True))
@@ -124,6 +129,9 @@ async def test_a_secret_reaches_its_nodes_and_leaks_nowhere(
     await replay(history)
     record(history, "secret-grants")
     events = await messages_on(stack.nats, events_subject(stack.pool), limit=10_000)
+    bucket = await stack.nats.jetstream().object_store(ARTEFACT_BUCKET)
+    stored = (await bucket.get(big.sha256)).data or b""
+    assert b'"padding":"[redacted]pppp' in stored and needle not in stored
     assert events, "the runs reported events"
     assert not [msg.subject for msg in events if needle in msg.data]
     assert value not in await every_row(database_url)
