@@ -70,7 +70,8 @@ async def vault_read(stack: Stack, samples: int) -> float:
     settings = stack.dp_settings.vault
     assert settings is not None
     project = await stack.project_id()
-    workspace = (await stack.data("{ projects { id workspaceId } }"))["projects"][0]["workspaceId"]
+    projects = (await stack.data("{ projects { id workspaceId } }"))["projects"]
+    workspace = next(p["workspaceId"] for p in projects if p["id"] == project)
     vault = Vault(settings, "the bench pool")
     path = secret_path(settings.prefix, workspace, project, SECRET)
     try:

@@ -313,6 +313,14 @@ class NodeSpec(BaseModel):
             return dict(self.secrets)
         return {name: name for name in self.secrets}
 
+    @property
+    def secret_fields(self) -> dict[str, str]:
+        """Where each secret is mapped, by the name the node sees it under:
+        `secrets.<name>` in a mapping, `secrets[<i>]` in a list (what errors name)."""
+        if isinstance(self.secrets, dict):
+            return {name: f"secrets.{name}" for name in self.secrets}
+        return {name: f"secrets[{i}]" for i, name in enumerate(self.secrets)}
+
 
 class EdgeSpec(BaseModel):
     """An edge `from` a node (through one of its ports, if it has ports) `to` another."""

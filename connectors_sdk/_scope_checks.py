@@ -379,12 +379,7 @@ class ScopeChecker:
 
     def check_secrets(self) -> None:
         for spec in self.scope.nodes:
-            given = spec.secret_map
-            fields = (
-                {name: f"secrets.{name}" for name in given}
-                if isinstance(spec.secrets, dict)
-                else {name: f"secrets[{i}]" for i, name in enumerate(spec.secrets)}
-            )
+            given, fields = spec.secret_map, spec.secret_fields
             for name, project_name in given.items():
                 for bad in dict.fromkeys([name, project_name]):
                     if not _SECRET_NAME.match(bad):

@@ -28,31 +28,17 @@ class MappedSecret:
 
 def mapped_secrets(definition: WorkflowDefinition) -> list[MappedSecret]:
     """Every project secret the definition's nodes map, bodies included, in node order."""
-    mapped = []
-    for node in definition.all_nodes():
-        if isinstance(node.secrets, dict):
-            mapped += [
-                MappedSecret(node.id, f"secrets.{seen}", name)
-                for seen, name in node.secrets.items()
-            ]
-        else:
-            mapped += [
-                MappedSecret(node.id, f"secrets[{i}]", name) for i, name in enumerate(node.secrets)
-            ]
-    return mapped
+    return [
+        MappedSecret(node.id, node.secret_fields[seen], name)
+        for node in definition.all_nodes()
+        for seen, name in node.secret_map.items()
+    ]
 
 
 def run_grants(definitions: Iterable[Mapping[str, Any]]) -> list[str]:
     """The project secrets a run may read: those its definition and the definitions of
     its sub-workflows map, sorted, each once (CPU-bound: call it in a thread)."""
-    return sorted(
-        {
-            name
-            for definition in definitions
-            for node in WorkflowDefinition.model_validate(definition).all_nodes()
-            for name in node.secret_map.values()
-        }
-    )
+    return sorted({mapped.name for _, mapped in _mapped_in(definitions)})
 
 
 async def missing_secrets(
@@ -107,7 +93,7 @@ async def check_run_secrets(
         )
 
 
-def _mapped_in(definitions: Sequence[Mapping[str, Any]]) -> list[tuple[str, MappedSecret]]:
+def _mapped_in(definitions: Iterable[Mapping[str, Any]]) -> list[tuple[str, MappedSecret]]:
     """(workflow name, mapping) of every project secret the definitions map."""
     mapped = []
     for definition in definitions:

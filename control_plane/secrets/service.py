@@ -12,10 +12,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db.models import Project, Secret, new_id
+from control_plane.db.rows import insert_if_missing
 from control_plane.db.transaction import Transaction
 from control_plane.errors import (
     ConfigurationError,
@@ -24,7 +24,7 @@ from control_plane.errors import (
     VaultUnavailableError,
 )
 from control_plane.pagination import ListPage, page_of
-from control_plane.workspaces.service import check_active
+from control_plane.workspaces.service import check_active, get_project
 from data_plane.errors import SecretAccessDeniedError, SecretsUnavailableError, SettingsError
 from data_plane.protocol import Vault, check_secret_name, secret_path
 
@@ -91,7 +91,7 @@ async def set_secret(
     check_name(name)
     check_value(value)
     vault = require_vault(vault)
-    project = await _project(session, project_id)
+    project = await get_project(session, project_id)
     await check_active(session, project, "projectId", "secrets are set")
     row = await _locked_secret(session, project_id, name, by, now)
     path = secret_path(vault.settings.prefix, project.workspace_id, project.id, name)
@@ -150,31 +150,22 @@ async def list_secrets(session: AsyncSession, project_id: str, page: ListPage) -
     return await page_of(session, query, order, page, lambda id: Secret.id == id)
 
 
-async def _project(session: AsyncSession, project_id: str) -> Project:
-    project = await session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError(f"project {project_id!r} does not exist")
-    return project
-
-
 async def _locked_secret(
     session: AsyncSession, project_id: str, name: str, by: str, now: datetime
 ) -> Secret:
     """The secret's row, created (version 0, until Vault gives one) if missing, locked
     until the transaction ends."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(Secret)
-        .values(
-            id=new_id(),
-            project_id=project_id,
-            name=name,
-            version=0,
-            set_by=by,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[Secret.project_id, Secret.name])
+    await insert_if_missing(
+        session,
+        Secret,
+        [Secret.project_id, Secret.name],
+        id=new_id(),
+        project_id=project_id,
+        name=name,
+        version=0,
+        set_by=by,
+        created_at=now,
+        updated_at=now,
     )
     locked = await session.execute(
         select(Secret)

@@ -5,11 +5,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors_sdk import DefinitionIssue, NodeRegistry, definition_sha256, validate_definition
 from control_plane.db.models import Project, Workflow, WorkflowVersion, new_id, utcnow
+from control_plane.db.rows import insert_if_missing
 from control_plane.errors import NotFoundError
 from control_plane.input_schema import input_schema_problems
 from control_plane.limits import LimitSettings, check_json_value
@@ -156,11 +156,14 @@ async def _locked_workflow(session: AsyncSession, project_id: str, name: str) ->
     Creating it with ON CONFLICT DO NOTHING lets concurrent first publishes of one name
     all go on, and the row lock (the write lock on SQLite) serialises their versioning.
     """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    await session.execute(
-        insert(Workflow)
-        .values(id=new_id(), project_id=project_id, name=name, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=[Workflow.project_id, Workflow.name])
+    await insert_if_missing(
+        session,
+        Workflow,
+        [Workflow.project_id, Workflow.name],
+        id=new_id(),
+        project_id=project_id,
+        name=name,
+        created_at=utcnow(),
     )
     locked = await session.execute(
         select(Workflow)
