@@ -469,7 +469,15 @@ async def test_a_run_waiting_for_an_approval_survives_a_full_stop_and_start_and_
             return run if run["status"] in TERMINAL_RUN_STATUSES else None
 
         run = await assert_eventually(finished, within=120)
-        task = (await api.data(task_query, id=task_id))["task"]
+
+        async def delivered() -> dict[str, Any] | None:
+            # The decision's outcome is reported apart from the run's events, and may be
+            # ingested after them.
+            task: dict[str, Any] = (await api.data(task_query, id=task_id))["task"]
+            pending = any(d["delivery"] == "PENDING" for d in task["decisions"])
+            return None if pending else task
+
+        task = await assert_eventually(delivered, within=30)
         output = await api.data("query($id: ID!) { run(id: $id) { output } }", id=run_id)
 
     assert first["completeTask"]["__typename"] == "Task"
