@@ -41,6 +41,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from connectors_sdk._errors import ExpressionError
+from connectors_sdk._syntax import syntax_only
 
 _OPEN = "${"
 
@@ -170,17 +171,24 @@ def literal_only(reason: str) -> BeforeValidator:
 
 
 @functools.lru_cache(maxsize=4096)
-def _compile(program: str) -> Any:
+def _check(program: str) -> None:
     if not program:
         raise ExpressionError("empty expression `${}`: write a jq program, e.g. `${ .input }`")
     if _MODULE_DIRECTIVE.search(program):
         raise ExpressionError(f"`{program}`: import, include and module are not available")
     if _ENV_VARIABLE.search(program):
         raise ExpressionError(f"`{program}`: $ENV {_NOT_DETERMINISTIC}")
+    # Without the prelude, so that jq's positions are those of the user's text; and in the
+    # form jq cannot fold into a large constant (see `_syntax`).
     try:
-        jq.compile(program)
+        jq.compile(syntax_only(program))
     except ValueError as exc:
         raise ExpressionError(f"`{program}`: {_reason(exc)}") from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(program: str) -> Any:
+    _check(program)
     return jq.compile(f"{_PRELUDE}\n({program}\n)")
 
 
@@ -190,7 +198,7 @@ def _reason(exc: Exception) -> str:
 
 
 def check_expression_syntax(text: str) -> None:
-    """Compile every expression in a string.
+    """Check the syntax of every expression in a string, without evaluating any part of it.
 
     Args:
         text: A string value, possibly with `${ ... }` expressions.
@@ -201,7 +209,7 @@ def check_expression_syntax(text: str) -> None:
     """
     for part in _split(text):
         if isinstance(part, _Expression):
-            _compile(part.program)
+            _check(part.program)
 
 
 def find_expressions(value: Any) -> Iterator[tuple[str, str]]:

@@ -111,12 +111,12 @@ async def test_a_growing_expression_fails_on_a_limit(sqlite_stack: Stack) -> Non
     assert "ran longer than 2 s" in failed["error"] or "MiB of memory" in failed["error"]
 
 
-async def test_a_50_mb_string_fails_its_node_naming_the_output_limit(
+async def test_a_5_mb_string_fails_its_node_naming_the_output_limit(
     sqlite_stack: Stack,
 ) -> None:
-    failed = await failed_node(sqlite_stack, transform_flow("huge", '${ "x" * 50000000 }'))
+    failed = await failed_node(sqlite_stack, transform_flow("huge", '${ "x" * 5000000 }'))
 
-    assert "produced 50000002 bytes, over the limit of 1048576 bytes" in failed["error"]
+    assert "produced 5000002 bytes, over the limit of 1048576 bytes" in failed["error"]
     assert "FLOWFORGE_DP_EXPRESSION_MAX_OUTPUT_BYTES" in failed["error"]
 
 
